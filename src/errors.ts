@@ -67,7 +67,14 @@ export class UploadError extends DircacheError {
 
 /** An entry is damaged or crafted: treated as a miss by downloads, removed by repair. */
 export class CorruptEntryError extends DircacheError {
+  constructor(message: string, code = 'ECORRUPT') {
+    super(code, message, EXIT.error);
+  }
+}
+
+/** Restoring an entry would write through a symlink or over a dir in the workspace: a miss, the entry stays. */
+export class UnsafeRestoreError extends DircacheError {
   constructor(message: string) {
-    super('ECORRUPT', message, EXIT.error);
+    super('EUNSAFE', message, EXIT.error);
   }
 }

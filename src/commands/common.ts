@@ -1,0 +1,42 @@
+import type { Argv } from 'yargs';
+import { Cache } from '../cache.js';
+import type { FileSync, Perm } from '../config.js';
+import { UsageError } from '../errors.js';
+import type { OutputFlags } from '../output.js';
+
+export interface ClientArgs extends OutputFlags {
+  cache?: string;
+  perm?: Perm;
+  'file-sync'?: FileSync;
+}
+
+/** Options every command that opens a cache takes. */
+export function clientOptions<T>(y: Argv<T>) {
+  return y
+    .option('cache', { type: 'string', describe: 'cache dir (else DIRCACHE_DIR, else "cache" in the repo\'s .dircache.json)' })
+    .option('perm', { choices: ['none', 'group', 'other'] as const, describe: "override the cache's perm for files this client creates" })
+    .option('file-sync', { choices: ['none', 'dir', 'sync'] as const, describe: "override the cache's file_sync" });
+}
+
+export function openFromArgs(a: ClientArgs & { 'repo-key'?: string }): Cache {
+  return Cache.open({ cache: a.cache, perm: a.perm, fileSync: a['file-sync'], repoKey: a['repo-key'] });
+}
+
+/** `--input KEY=VALUE ...` → a map; values may contain '='. */
+export function parseInputs(list: readonly string[] | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const item of list ?? []) {
+    const eq = item.indexOf('=');
+    if (eq <= 0) throw new UsageError(`--input '${item}' must be KEY=VALUE (e.g. --input cc=gcc-12)`, 'EBADINPUT');
+    const key = item.slice(0, eq);
+    if (key in out && out[key] !== item.slice(eq + 1)) throw new UsageError(`--input ${key} given twice with different values`, 'EBADINPUT');
+    out[key] = item.slice(eq + 1);
+  }
+  return out;
+}
+
+export const jobOptions = {
+  job: { type: 'string', demandOption: true, describe: 'job name, any string (e.g. obj/foo.o); entries are keyed by it' },
+  dep: { type: 'string', array: true, describe: 'a file the job read (relative to cwd, or absolute); may be absent' },
+  input: { type: 'string', array: true, describe: 'a non-file value that must match, KEY=VALUE (compiler version, flags)' },
+} as const;

@@ -1,0 +1,78 @@
+import { join } from 'node:path';
+import type { Cache } from './cache.js';
+import { DepHasher, depKey } from './deps.js';
+import { DircacheError } from './errors.js';
+import { isNotFound } from './fsutil.js';
+import { depsListHex } from './info.js';
+import { jobToPath } from './jobpath.js';
+import { ENTRY_DATA } from './layout.js';
+import { recordAccess } from './lru.js';
+import { findRepoRoot } from './repo.js';
+import { entryMatches, findMatch, listCandidates, removeEntry } from './entries.js';
+import { restoreTargets } from './workspace.js';
+
+export interface DownloadRequest {
+  job: string;
+  /** Only used to find the deps hint; an entry's recorded deps decide. */
+  deps?: readonly string[];
+  inputs?: Record<string, string>;
+}
+
+export interface DownloadResult {
+  hit: boolean;
+  job: string;
+  entry?: string;
+  files: number;
+  bytes: number;
+  /** Run time recorded with the entry: what this hit saved. */
+  exeTime: number;
+  elapsedMs: number;
+  warnings: string[];
+}
+
+/**
+ * Find an entry whose recorded deps and inputs match this workspace, record the access under the
+ * shard's lock (one write), then restore its targets outside the lock, verifying every digest.
+ * Misses never take the lock. A damaged entry is a miss with a warning, and is removed.
+ */
+export async function download(cache: Cache, req: DownloadRequest, hasher = new DepHasher()): Promise<DownloadResult> {
+  const t0 = performance.now();
+  const warnings: string[] = [];
+  const result = (hit: boolean, more: Partial<DownloadResult> = {}): DownloadResult => ({
+    hit, job: req.job, files: 0, bytes: 0, exeTime: 0, ...more, elapsedMs: performance.now() - t0, warnings,
+  });
+  const jobPath = jobToPath(req.job);
+  const shard = cache.shardOf(jobPath);
+  const { root } = findRepoRoot(cache.cwd);
+  const want = { job: req.job, inputs: req.inputs ?? {} };
+  const hint = req.deps?.length ? depsListHex(req.deps.map((d) => depKey(root, cache.cwd, d))) : undefined;
+  let names = listCandidates(cache, jobPath, hint);
+  try {
+    while (names.length) {
+      const m = findMatch(cache, jobPath, names, (info) => entryMatches(hasher, root, info, want), (w) => warnings.push(w));
+      if (!m) break;
+      names = names.slice(names.indexOf(m.id.slice(jobPath.length + 1)) + 1);
+      const live = await cache.withShardLock(shard, `hit ${req.job}`, () => recordAccess(cache.policy, m.id, Date.now()));
+      if (!live) continue; // evicted or replaced since we read it
+      try {
+        const got = restoreTargets(root, join(cache.root, m.id, ENTRY_DATA), m.info.targets);
+        return result(true, { entry: m.id, ...got, exeTime: m.info.exeTime });
+      } catch (e) {
+        if (isNotFound(e)) continue; // evicted while we copied: the workspace is untouched
+        if (e instanceof DircacheError && e.code === 'EDIGEST') {
+          warnings.push(`entry ${m.id} is corrupt and was removed: ${e.message}`);
+          await removeEntry(cache, shard, m.id, 'digest mismatch');
+          return result(false);
+        }
+        if (e instanceof DircacheError && e.code === 'EUNSAFE') {
+          warnings.push(`not restoring ${m.id}: ${e.message}`);
+          return result(false);
+        }
+        throw e;
+      }
+    }
+    return result(false);
+  } finally {
+    hasher.save();
+  }
+}

@@ -1,0 +1,106 @@
+import * as fs from 'node:fs';
+import { join } from 'node:path';
+import type { Cache } from './cache.js';
+import { CorruptEntryError } from './errors.js';
+import { isNotFound, refreshDirs, uniqueName } from './fsutil.js';
+import { type Dep, type Info, decodeInfo, sameInputs } from './info.js';
+import { ADMIN_DIR, ENTRY_INFO, HINT_PREFIX, parseEntryName } from './layout.js';
+import { type DepHasher, depsMatch } from './deps.js';
+
+/** Reading a job's entries: candidates, their info, whether one matches a workspace. */
+
+/** Entry names in a job dir, the hinted one first, then `last` before `first` (the fresher result). */
+export function listCandidates(cache: Cache, jobPath: string, hint?: string): string[] {
+  const jobDir = join(cache.root, jobPath);
+  refreshDirs(cache.policy, join(jobDir, 'x'));
+  const names: string[] = [];
+  if (hint) {
+    try {
+      const target = fs.readlinkSync(join(jobDir, HINT_PREFIX + hint));
+      if (parseEntryName(target)) names.push(target);
+    } catch (e) {
+      if (!isNotFound(e) && (e as NodeJS.ErrnoException).code !== 'EINVAL') throw e;
+    }
+  }
+  let all: string[];
+  try {
+    all = fs.readdirSync(jobDir);
+  } catch (e) {
+    if (isNotFound(e)) return names;
+    throw e;
+  }
+  const rest = all.filter((n) => parseEntryName(n) && !names.includes(n));
+  rest.sort((a, b) => Number(b.endsWith('-last')) - Number(a.endsWith('-last')));
+  return [...names, ...rest];
+}
+
+/** An entry's info, or undefined if it is gone; a damaged one throws CorruptEntryError. */
+export function readInfo(cache: Cache, id: string): { info: Info; text: string } | undefined {
+  const path = join(cache.root, id, ENTRY_INFO);
+  refreshDirs(cache.policy, path);
+  let text: string;
+  try {
+    text = fs.readFileSync(path, 'utf8');
+  } catch (e) {
+    if (isNotFound(e)) return undefined;
+    throw e;
+  }
+  return { info: decodeInfo(text, path), text };
+}
+
+export interface Wanted {
+  job: string;
+  inputs: Record<string, string>;
+}
+
+/** Would this entry hit in the workspace at `root`? (its recorded deps decide) */
+export function entryMatches(hasher: DepHasher, root: string, info: Info, want: Wanted): boolean {
+  return info.job === want.job && sameInputs(info.inputs, want.inputs) && depsMatch(hasher, root, info.deps);
+}
+
+/** Same as entryMatches, against deps digests already recorded (an upload's own). */
+export function entryMatchesDeps(info: Info, want: Wanted, deps: readonly Dep[]): boolean {
+  if (info.job !== want.job || !sameInputs(info.inputs, want.inputs)) return false;
+  const mine = new Map(deps);
+  return info.deps.every(([k, d]) => mine.has(k) && mine.get(k) === d);
+}
+
+/**
+ * The first matching entry among the candidates; damaged ones are reported through `warn` and
+ * skipped (repair removes them).
+ */
+export function findMatch(
+  cache: Cache,
+  jobPath: string,
+  names: readonly string[],
+  matches: (info: Info) => boolean,
+  warn: (msg: string) => void,
+): { id: string; info: Info; text: string } | undefined {
+  for (const name of names) {
+    const id = `${jobPath}/${name}`;
+    let got;
+    try {
+      got = readInfo(cache, id);
+    } catch (e) {
+      if (!(e instanceof CorruptEntryError)) throw e;
+      warn(`skipping damaged entry: ${e.message}`);
+      continue;
+    }
+    if (got && matches(got.info)) return { id, ...got };
+  }
+  return undefined;
+}
+
+/** Remove an entry through its shard's LRU, so the head total stays right. */
+export async function removeEntry(cache: Cache, shard: number, id: string, why: string): Promise<number> {
+  return cache.updateShard(shard, `remove ${id} (${why})`, (txn) => {
+    try {
+      return txn.remove(id);
+    } catch (e) {
+      if (!(e instanceof CorruptEntryError) && !isNotFound(e)) throw e;
+      // not (or no longer) linked: nothing counted for it; just take it out of sight
+      txn.rename(id, join(ADMIN_DIR, 'trash', uniqueName()));
+      return 0;
+    }
+  });
+}

@@ -1,0 +1,195 @@
+import * as fs from 'node:fs';
+import { dirname, join, relative, sep } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import writeFileAtomic from 'write-file-atomic';
+import type { FileSync, Perm } from './config.js';
+import { PermissionError } from './errors.js';
+
+/** How the cache's files are made: permission bits (perm) and how hard we push them to the server (file_sync). */
+export interface FsPolicy {
+  root: string;
+  perm: Perm;
+  fileSync: FileSync;
+}
+
+const PERM_BITS: Record<Perm, { file: number; dir: number }> = {
+  none: { file: 0, dir: 0 },
+  group: { file: 0o660, dir: 0o2770 },
+  other: { file: 0o666, dir: 0o2777 },
+};
+
+/** Extra mode bits a cache file or dir must carry whatever the umask; 0 = leave the umask alone. */
+export function permBits(perm: Perm, kind: 'file' | 'dir'): number {
+  return PERM_BITS[perm][kind];
+}
+
+export function applyPerm(p: FsPolicy, path: string, kind: 'file' | 'dir', fd?: number): void {
+  const bits = permBits(p.perm, kind);
+  if (!bits) return;
+  const mode = (kind === 'dir' ? 0o755 : 0o644) | bits;
+  if (fd !== undefined) fs.fchmodSync(fd, mode);
+  else fs.chmodSync(path, mode);
+}
+
+/** mkdir -p, giving each dir we create the perm bits (the umask would otherwise win). */
+export function mkdirp(p: FsPolicy, dir: string): void {
+  const first = fs.mkdirSync(dir, { recursive: true });
+  if (!first || !permBits(p.perm, 'dir')) return;
+  for (let d = dir; ; d = dirname(d)) {
+    applyPerm(p, d, 'dir');
+    if (d === first || d === dirname(d)) break;
+  }
+}
+
+/**
+ * file_sync='dir': opening each directory from the root down to `path`'s parent makes an NFS client
+ * revalidate them (close-to-open), so files another host just renamed in become visible.
+ */
+export function refreshDirs(p: FsPolicy, path: string): void {
+  if (p.fileSync !== 'dir') return;
+  const rel = relative(p.root, dirname(path));
+  let dir = p.root;
+  const parts = rel && !rel.startsWith('..') ? rel.split(sep) : [];
+  for (let i = 0; ; i++) {
+    try {
+      fs.closeSync(fs.openSync(dir, 'r'));
+    } catch {
+      return; // a missing dir is the caller's ENOENT to find
+    }
+    if (i >= parts.length) return;
+    dir = join(dir, parts[i]!);
+  }
+}
+
+/** After a change: 'dir' revalidates the parents, 'sync' fsyncs the file and its directory. */
+export function publishChange(p: FsPolicy, path: string): void {
+  if (p.fileSync === 'sync') {
+    fsyncPath(path);
+    fsyncPath(dirname(path));
+  } else refreshDirs(p, path);
+}
+
+export function fsyncPath(path: string): void {
+  let fd: number;
+  try {
+    fd = fs.openSync(path, 'r');
+  } catch (e) {
+    if (isNotFound(e)) return;
+    throw e;
+  }
+  try {
+    fs.fsyncSync(fd);
+  } catch {
+    // some filesystems refuse fsync on directories; the rename is still as durable as they allow
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * Rewrite a small record in place (open, pwrite, close): on ext4 a truncating rewrite costs ~80x.
+ * A shorter text is padded with spaces so the old tail is overwritten; readers trim.
+ */
+export function writeInPlace(p: FsPolicy, path: string, text: string, prevLength = 0): void {
+  const buf = Buffer.from(text.padEnd(prevLength, ' '));
+  let fd: number;
+  try {
+    fd = fs.openSync(path, 'r+');
+  } catch (e) {
+    if (!isNotFound(e)) throw e;
+    fd = fs.openSync(path, 'wx', 0o644);
+    applyPerm(p, path, 'file', fd);
+  }
+  try {
+    fs.writeSync(fd, buf, 0, buf.length, 0);
+    if (p.fileSync === 'sync') fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Create a new file with content, exclusively; used for files nobody else can be writing. */
+export function writeNew(p: FsPolicy, path: string, data: string | Uint8Array): void {
+  const fd = fs.openSync(path, 'wx', 0o644);
+  try {
+    applyPerm(p, path, 'file', fd);
+    fs.writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
+    if (p.fileSync === 'sync') fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * Atomic replacement for files that must never be seen half-written (journal, stats, version).
+ * Only used where one writer at a time is guaranteed (a lock, or a per-client file), because
+ * write-file-atomic's temp names are predictable across hosts; it does not fsync the directory, so
+ * we do under file_sync='sync'.
+ */
+export function writeAtomic(p: FsPolicy, path: string, data: string): void {
+  writeFileAtomic.sync(path, data, { fsync: p.fileSync === 'sync', mode: 0o644 | permBits(p.perm, 'file') });
+  if (p.fileSync === 'sync') fsyncPath(dirname(path));
+}
+
+/** A name no other process on any host will pick. */
+export function uniqueName(prefix = ''): string {
+  return `${prefix}${hostname()}-${process.pid}-${randomBytes(6).toString('hex')}`;
+}
+
+/** Read a file to EOF (never trusting fstat's size, which NFS clients may serve stale). */
+export function readText(path: string): string {
+  return fs.readFileSync(path, 'utf8');
+}
+
+export function readTextIfExists(path: string): string | undefined {
+  try {
+    return fs.readFileSync(path, 'utf8');
+  } catch (e) {
+    if (isNotFound(e)) return undefined;
+    throw e;
+  }
+}
+
+export function errnoCode(e: unknown): string | undefined {
+  return (e as NodeJS.ErrnoException | undefined)?.code;
+}
+
+/** ENOENT, ENOTDIR, and ESTALE (errno -116, which Node 20 does not name) all mean "not there (any more)". */
+export function isNotFound(e: unknown): boolean {
+  const err = e as NodeJS.ErrnoException | undefined;
+  return err?.code === 'ENOENT' || err?.code === 'ENOTDIR' || err?.errno === -116;
+}
+
+/** Lost an exclusive-create or rename race: sshfs says EPERM, xfs EEXIST, ext4 ENOTEMPTY. */
+export function isExistsRace(e: unknown): boolean {
+  const c = errnoCode(e);
+  return c === 'EEXIST' || c === 'EPERM' || c === 'ENOTEMPTY' || c === 'EXDEV';
+}
+
+export function exists(path: string): boolean {
+  try {
+    fs.lstatSync(path);
+    return true;
+  } catch (e) {
+    if (isNotFound(e)) return false;
+    throw e;
+  }
+}
+
+/** Turn EACCES/EPERM/EROFS into a message that says which path and what to do. */
+export function explainAccess(e: unknown, path: string, doing: string): never {
+  const c = errnoCode(e);
+  if (c === 'EACCES' || c === 'EPERM' || c === 'EROFS') {
+    throw new PermissionError(
+      `cannot ${doing} ${path}: ${c === 'EROFS' ? 'read-only filesystem' : 'permission denied'}` +
+        (c === 'EROFS' ? '' : `; the cache may have been made with perm = 'none' by another user: ask its admin to set perm = 'group' in LMAKE/config.py and fix modes (chmod -R g+rwX, chgrp -R)`),
+    );
+  }
+  throw e;
+}
+
+/** rm -rf that tolerates concurrent removers. */
+export function removeTree(path: string): void {
+  fs.rmSync(path, { recursive: true, force: true, maxRetries: 3 });
+}

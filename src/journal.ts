@@ -1,0 +1,97 @@
+import * as fs from 'node:fs';
+import { dirname, join } from 'node:path';
+import { sha256Hex } from './digest.js';
+import { type FsPolicy, isNotFound, publishChange, uniqueName, writeAtomic, writeInPlace, removeTree } from './fsutil.js';
+
+/**
+ * A redo log for a shard's multi-file metadata update. The holder writes the whole update here
+ * (atomically) before touching anything; every op is idempotent, so whoever breaks a dead holder's
+ * lock replays the log and the shard is as if the holder had finished. Paths are relative to the root.
+ */
+export type JournalOp =
+  | { op: 'write'; path: string; text: string } // small record, rewritten in place
+  | { op: 'rename'; from: string; to: string } // done only if `from` still exists
+  | { op: 'unlink'; path: string }
+  | { op: 'symlink'; path: string; target: string }; // replace atomically
+
+const MAGIC = 'dircache-journal 1';
+
+export function encodeJournal(ops: readonly JournalOp[]): string {
+  const body = JSON.stringify(ops);
+  return `${MAGIC} ${sha256Hex(body)}\n${body}\n`;
+}
+
+/** undefined for a torn or foreign file: the holder died before its update began, nothing to redo. */
+export function decodeJournal(text: string): JournalOp[] | undefined {
+  const m = /^dircache-journal 1 ([0-9a-f]{64})\n(.*)\n$/s.exec(text);
+  if (!m || sha256Hex(m[2]!) !== m[1]) return undefined;
+  try {
+    const ops = JSON.parse(m[2]!) as unknown;
+    return Array.isArray(ops) ? (ops as JournalOp[]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function runJournal(p: FsPolicy, journalPath: string, ops: readonly JournalOp[]): void {
+  if (ops.length === 0) return;
+  if (ops.length > 1) writeAtomic(p, journalPath, encodeJournal(ops));
+  applyOps(p, ops);
+  if (ops.length > 1) fs.unlinkSync(journalPath);
+}
+
+/** After breaking a dead holder's lock: finish its update, if it had begun one. Returns ops redone. */
+export function replayJournal(p: FsPolicy, journalPath: string): number {
+  let text: string;
+  try {
+    text = fs.readFileSync(journalPath, 'utf8');
+  } catch (e) {
+    if (isNotFound(e)) return 0;
+    throw e;
+  }
+  const ops = decodeJournal(text);
+  if (ops) applyOps(p, ops);
+  fs.rmSync(journalPath, { force: true });
+  return ops?.length ?? 0;
+}
+
+function applyOps(p: FsPolicy, ops: readonly JournalOp[]): void {
+  for (const op of ops) applyOp(p, op);
+}
+
+function applyOp(p: FsPolicy, op: JournalOp): void {
+  const abs = (rel: string) => join(p.root, rel);
+  switch (op.op) {
+    case 'write':
+      writeInPlace(p, abs(op.path), op.text);
+      return;
+    case 'rename':
+      try {
+        fs.renameSync(abs(op.from), abs(op.to));
+      } catch (e) {
+        if (isNotFound(e) && !fs.existsSync(abs(op.from))) return; // already done
+        if (fs.existsSync(abs(op.to)) && !fs.existsSync(abs(op.from))) return;
+        throw e;
+      }
+      publishChange(p, abs(op.to));
+      return;
+    case 'unlink':
+      try {
+        fs.unlinkSync(abs(op.path));
+      } catch (e) {
+        if (!isNotFound(e)) throw e;
+      }
+      return;
+    case 'symlink': {
+      const tmp = join(dirname(abs(op.path)), uniqueName('.hint-'));
+      fs.symlinkSync(op.target, tmp);
+      try {
+        fs.renameSync(tmp, abs(op.path));
+      } catch (e) {
+        removeTree(tmp);
+        if (!isNotFound(e)) throw e; // the job dir went away: the hint has nothing to point at
+      }
+      return;
+    }
+  }
+}

@@ -1,0 +1,147 @@
+import * as fs from 'node:fs';
+import { dirname, join, relative, resolve, sep, isAbsolute } from 'node:path';
+import { CorruptEntryError, UnsafeRestoreError, UploadError } from './errors.js';
+import { isNotFound, uniqueName } from './fsutil.js';
+import { newHasher } from './digest.js';
+import type { Target } from './info.js';
+
+/** A target as found in the workspace, before it is copied into an entry. */
+export interface FoundTarget extends Omit<Target, 'digest'> {
+  abs: string;
+}
+
+/**
+ * Stat the targets of an upload (dirs walked recursively, empty dirs and files included). Paths are
+ * given relative to cwd and recorded relative to the repo root, '/'-separated.
+ */
+export function collectTargets(root: string, cwd: string, paths: readonly string[]): FoundTarget[] {
+  const found = new Map<string, FoundTarget>();
+  const visit = (abs: string, given: string) => {
+    let st: fs.Stats;
+    try {
+      st = fs.lstatSync(abs);
+    } catch (e) {
+      if (isNotFound(e)) throw new UploadError('ENOTARGET', `target ${given} does not exist (looked for ${abs}); did the job produce it?`);
+      throw e;
+    }
+    const path = relative(root, abs).split(sep).join('/');
+    const base = { path, abs, mode: st.mode & 0o777, size: 0, link: '' };
+    if (st.isSymbolicLink()) found.set(path, { ...base, kind: 'symlink', mode: 0o777, link: fs.readlinkSync(abs) });
+    else if (st.isFile()) found.set(path, { ...base, kind: 'file', size: st.size });
+    else if (st.isDirectory()) {
+      found.set(path, { ...base, kind: 'dir' });
+      for (const name of fs.readdirSync(abs).sort()) visit(join(abs, name), join(given, name));
+    } else throw new UploadError('EBADTARGET', `target ${given} is neither a file, a directory nor a symlink; only those can be cached`);
+  };
+  for (const p of paths) {
+    const abs = resolve(cwd, p);
+    const rel = relative(root, abs);
+    if (rel === '' || rel === '..' || rel.startsWith('..' + sep) || isAbsolute(rel)) {
+      throw new UploadError('ETARGETOUTSIDE', `target ${p} is outside the workspace ${root}; targets must be inside the repo`);
+    }
+    visit(abs, p);
+  }
+  return [...found.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
+
+/**
+ * Copy a file while hashing it; returns [bytes, sha256 hex]. Reads to EOF rather than trusting a
+ * size that an NFS client may serve stale.
+ */
+export function copyHashing(src: string, dst: string, mode: number, srcFlags = fs.constants.O_RDONLY): { size: number; digest: string } {
+  const h = newHasher();
+  const inFd = fs.openSync(src, srcFlags);
+  let outFd: number | undefined;
+  let size = 0;
+  try {
+    outFd = fs.openSync(dst, 'wx', mode);
+    const buf = Buffer.allocUnsafe(1 << 20);
+    for (let n; (n = fs.readSync(inFd, buf, 0, buf.length, null)) > 0; ) {
+      h.update(buf.subarray(0, n));
+      for (let off = 0; off < n; ) off += fs.writeSync(outFd, buf, off, n - off);
+      size += n;
+    }
+    fs.fchmodSync(outFd, mode);
+  } finally {
+    fs.closeSync(inFd);
+    if (outFd !== undefined) fs.closeSync(outFd);
+  }
+  return { size, digest: h.digest('hex') };
+}
+
+/**
+ * Restore an entry's targets into a workspace, all or nothing: every file is written to a temp name
+ * and verified against its recorded digest, and only when all are good are they renamed into place.
+ * The entry is untrusted: paths were checked when its info was decoded, and here nothing is written
+ * through a symlink already in the workspace, over a directory, or outside the root.
+ */
+export function restoreTargets(root: string, dataDir: string, targets: readonly Target[]): { files: number; bytes: number } {
+  const createdDirs: string[] = [];
+  const staged: Array<{ tmp: string; final: string }> = [];
+  const dirModes: Array<{ dir: string; mode: number }> = [];
+  let bytes = 0;
+  try {
+    for (const t of targets) {
+      const final = join(root, ...t.path.split('/'));
+      ensureParents(root, dirname(final), createdDirs);
+      const existing = lstatOrUndefined(final);
+      if (t.kind === 'dir') {
+        if (existing && !existing.isDirectory()) throw new UnsafeRestoreError(`cannot restore directory ${t.path}: a non-directory is in the way`);
+        if (!existing) {
+          fs.mkdirSync(final);
+          createdDirs.push(final);
+        }
+        dirModes.push({ dir: final, mode: t.mode });
+        continue;
+      }
+      if (existing?.isDirectory()) throw new UnsafeRestoreError(`cannot restore ${t.path}: a directory is in the way`);
+      const tmp = join(dirname(final), uniqueName('.dircache-'));
+      staged.push({ tmp, final });
+      if (t.kind === 'symlink') {
+        fs.symlinkSync(t.link, tmp);
+        continue;
+      }
+      const src = join(dataDir, ...t.path.split('/'));
+      const got = copyHashing(src, tmp, t.mode, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+      if (got.size !== t.size || got.digest !== t.digest) {
+        throw new CorruptEntryError(`target ${t.path} does not match its recorded digest (got ${got.size} bytes, sha256 ${got.digest.slice(0, 12)}…, expected ${t.size} bytes, ${t.digest.slice(0, 12)}…)`, 'EDIGEST');
+      }
+      bytes += got.size;
+    }
+  } catch (e) {
+    for (const s of staged) fs.rmSync(s.tmp, { force: true });
+    for (const d of createdDirs.reverse()) fs.rmSync(d, { recursive: true, force: true });
+    throw e;
+  }
+  for (const s of staged) fs.renameSync(s.tmp, s.final);
+  for (const d of dirModes) fs.chmodSync(d.dir, d.mode);
+  return { files: staged.length, bytes };
+}
+
+/** mkdir the parents of a target, refusing to go through a symlink or a file. */
+function ensureParents(root: string, dir: string, created: string[]): void {
+  const rel = relative(root, dir);
+  if (rel.startsWith('..') || isAbsolute(rel)) throw new UnsafeRestoreError(`target dir ${dir} is outside the workspace`);
+  let d = root;
+  for (const part of rel ? rel.split(sep) : []) {
+    d = join(d, part);
+    const st = lstatOrUndefined(d);
+    if (!st) {
+      fs.mkdirSync(d);
+      created.push(d);
+    } else if (st.isSymbolicLink()) {
+      throw new UnsafeRestoreError(`refusing to restore through the symlink ${relative(root, d)} in the workspace`);
+    } else if (!st.isDirectory()) {
+      throw new UnsafeRestoreError(`cannot restore under ${relative(root, d)}: it is not a directory`);
+    }
+  }
+}
+
+function lstatOrUndefined(p: string): fs.Stats | undefined {
+  try {
+    return fs.lstatSync(p);
+  } catch (e) {
+    if (isNotFound(e)) return undefined;
+    throw e;
+  }
+}
