@@ -87,7 +87,7 @@ export class Cache {
    * Hold a shard's lock for `fn`. If we had to break a dead holder's lock, its half-done update is
    * redone from its journal first, so nobody ever sees it.
    */
-  async withShardLock<T>(shard: number, what: string, fn: (held: HeldLock) => T | Promise<T>): Promise<T> {
+  async withShardLock<T>(shard: number, what: string, fn: (held: HeldLock) => T | Promise<T>, alwaysReplay = false): Promise<T> {
     const paths = shardPaths(this.root, shard);
     let held: HeldLock;
     try {
@@ -97,14 +97,19 @@ export class Cache {
       explainAccess(e, paths.lock, 'lock');
     }
     try {
-      if (held.brokeFrom !== undefined) replayJournal(this.policy, paths.journal);
+      if (alwaysReplay || held.brokeFrom !== undefined) replayJournal(this.policy, paths.journal);
       return await fn(held);
     } finally {
       await held.release();
     }
   }
 
-  /** Run one LRU update under the shard's lock; trash it made is deleted after the lock is released. */
+  /**
+   * Run one LRU update under the shard's lock; trash it made is deleted after the lock is released.
+   * A journal left by a dead holder is always redone first: whoever broke its lock may not be us
+   * (another waiter can take the lock in the middle of a break). Hits skip that read: their single
+   * write does not depend on the rest of the shard.
+   */
   async updateShard<T>(shard: number, what: string, fn: (txn: ShardTxn) => T): Promise<T> {
     let trashed: string[] = [];
     const out = await this.withShardLock(shard, what, () => {
@@ -114,7 +119,7 @@ export class Cache {
       txn.commit();
       trashed = txn.trashed;
       return r;
-    });
+    }, true);
     for (const t of trashed) removeTree(resolve(this.root, t));
     return out;
   }
