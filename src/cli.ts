@@ -5,6 +5,8 @@ import { type OutputFlags, reportError } from './output.js';
 import * as init from './commands/init.js';
 import { configCommand } from './commands/config.js';
 import { downloadCommand, uploadCommand } from './commands/transfer.js';
+import { runCommand } from './commands/run.js';
+import { statsCommand } from './commands/stats.js';
 
 interface Command {
   command: string;
@@ -18,6 +20,8 @@ const commands: Command[] = [
   configCommand,
   downloadCommand,
   uploadCommand,
+  runCommand,
+  statsCommand,
 ];
 
 /** Errors become one line and an exit code; see README "Exit codes". */

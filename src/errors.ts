@@ -78,3 +78,10 @@ export class UnsafeRestoreError extends DircacheError {
     super('EUNSAFE', message, EXIT.error);
   }
 }
+
+/** A Make-style dependency file (`--deps-file`) cannot be parsed. */
+export class DepfileError extends DircacheError {
+  constructor(message: string) {
+    super('EDEPFILE', message, EXIT.error);
+  }
+}

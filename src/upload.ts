@@ -32,8 +32,8 @@ export interface UploadResult {
   job: string;
   entry?: string;
   which?: Which;
-  /** Why nothing was stored: an equal entry was already there (or appeared meanwhile). */
-  reason?: 'exists';
+  /** Why nothing was stored: an equal entry was already there (or appeared meanwhile), or the client may not write (read-only/off mode). */
+  reason?: 'exists' | 'disabled';
   files: number;
   bytes: number;
   evicted: number;

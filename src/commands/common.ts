@@ -1,5 +1,6 @@
 import type { Argv } from 'yargs';
 import { Cache } from '../cache.js';
+import { type DircacheClient, openCache } from '../index.js';
 import type { FileSync, Perm } from '../config.js';
 import { UsageError } from '../errors.js';
 import type { OutputFlags } from '../output.js';
@@ -18,8 +19,17 @@ export function clientOptions<T>(y: Argv<T>) {
     .option('file-sync', { choices: ['none', 'dir', 'sync'] as const, describe: "override the cache's file_sync" });
 }
 
+function optionsFromArgs(a: ClientArgs & { 'repo-key'?: string }) {
+  return { cache: a.cache, perm: a.perm, fileSync: a['file-sync'], repoKey: a['repo-key'] };
+}
+
 export function openFromArgs(a: ClientArgs & { 'repo-key'?: string }): Cache {
-  return Cache.open({ cache: a.cache, perm: a.perm, fileSync: a['file-sync'], repoKey: a['repo-key'] });
+  return Cache.open(optionsFromArgs(a));
+}
+
+/** The library client: download, upload and run go through it so the CLI counts stats and honours DIRCACHE_MODE as the API does. */
+export function clientFromArgs(a: ClientArgs & { 'repo-key'?: string }): DircacheClient {
+  return openCache(optionsFromArgs(a));
 }
 
 /** `--input KEY=VALUE ...` → a map; values may contain '='. */

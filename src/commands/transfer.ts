@@ -1,10 +1,8 @@
 import type { Argv } from 'yargs';
-import { download } from '../download.js';
-import { upload } from '../upload.js';
 import { EXIT } from '../errors.js';
 import { formatSize } from '../size.js';
 import { printResult, warn } from '../output.js';
-import { type ClientArgs, clientOptions, jobOptions, openFromArgs, parseInputs } from './common.js';
+import { type ClientArgs, clientFromArgs, clientOptions, jobOptions, parseInputs } from './common.js';
 
 type JobArgs = ClientArgs & { job: string; dep?: string[]; input?: string[] };
 
@@ -13,8 +11,7 @@ export const downloadCommand = {
   describe: 'restore a job\'s targets from the cache into this workspace (exit 0 hit, 1 miss)',
   builder: (y: Argv) => clientOptions(y).options(jobOptions).example('$0 download --job obj/a.o --dep src/a.c', ''),
   async handler(a: JobArgs): Promise<void> {
-    const cache = openFromArgs(a);
-    const r = await download(cache, { job: a.job, deps: a.dep, inputs: parseInputs(a.input) });
+    const r = await clientFromArgs(a).download({ job: a.job, deps: a.dep, inputs: parseInputs(a.input) });
     for (const w of r.warnings) warn(a, w);
     printResult(a, r, () => [
       r.hit ? `hit: ${a.job}: restored ${r.files} file(s), ${formatSize(r.bytes)} from ${r.entry} in ${r.elapsedMs.toFixed(1)} ms` : `miss: ${a.job}`,
@@ -34,13 +31,14 @@ export const uploadCommand = {
       .option('exe-time', { type: 'number', describe: 'seconds the job took (what a hit saves)' })
       .example('$0 upload --job obj/a.o --target obj/a.o --dep src/a.c --input cc=gcc-12', ''),
   async handler(a: JobArgs & { target: string[]; 'repo-key'?: string; 'exe-time'?: number }): Promise<void> {
-    const cache = openFromArgs(a);
-    const r = await upload(cache, { job: a.job, targets: a.target, deps: a.dep, inputs: parseInputs(a.input), repoKey: a['repo-key'], exeTime: a['exe-time'] });
+    const r = await clientFromArgs(a).upload({ job: a.job, targets: a.target, deps: a.dep, inputs: parseInputs(a.input), repoKey: a['repo-key'], exeTime: a['exe-time'] });
     for (const w of r.warnings) warn(a, w);
     printResult(a, r, () => [
       r.uploaded
         ? `uploaded: ${a.job}: ${r.files} file(s), ${formatSize(r.bytes)} as ${r.entry}${r.evicted ? ` (evicted ${r.evicted})` : ''}`
-        : `not uploaded: ${a.job}: an equal entry is already cached (${r.entry})`,
+        : r.reason === 'disabled'
+          ? `not uploaded: ${a.job}: this client may not write (DIRCACHE_MODE)`
+          : `not uploaded: ${a.job}: an equal entry is already cached (${r.entry})`,
     ]);
   },
 };
