@@ -95,12 +95,14 @@ export class ShardTxn {
   makeRoom(need: number, now: number): string[] {
     const evicted: string[] = [];
     const reread: Array<[string, EntryLru]> = [];
+    let held = 0; // bytes of re-read entries out of the list until relinked: they still take room
     const relink = () => {
       reread.sort((a, b) => a[1].access - b[1].access);
       for (const [id, r] of reread) this.pushNewest(id, r.size, Math.max(now, r.access), r.access);
       reread.length = 0;
+      held = 0;
     };
-    while (this.head.total + need > this.budget) {
+    while (this.head.total + held + need > this.budget) {
       const id = this.head.oldest;
       if (!id) {
         if (reread.length) {
@@ -113,6 +115,7 @@ export class ShardTxn {
       if (r.access > r.placed) {
         this.unlink(id);
         reread.push([id, r]);
+        held += r.size;
       } else {
         this.remove(id);
         evicted.push(id);
