@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import { dirname, join } from 'node:path';
 import { sha256Hex } from './digest.js';
-import { type FsPolicy, isNotFound, publishChange, uniqueName, writeAtomic, writeInPlace, removeTree } from './fsutil.js';
+import { type FsPolicy, exists, isNotFound, publishChange, uniqueName, writeAtomic, writeInPlace, removeTree } from './fsutil.js';
 
 /**
  * A redo log for a shard's multi-file metadata update. The holder writes the whole update here
@@ -10,7 +10,7 @@ import { type FsPolicy, isNotFound, publishChange, uniqueName, writeAtomic, writ
  */
 export type JournalOp =
   | { op: 'write'; path: string; text: string } // small record, rewritten in place
-  | { op: 'rename'; from: string; to: string } // done only if `from` still exists
+  | { op: 'rename'; from: string; to: string } // `to` is a name nothing else takes: if it exists, this op was done
   | { op: 'unlink'; path: string }
   | { op: 'symlink'; path: string; target: string }; // replace atomically
 
@@ -66,11 +66,13 @@ function applyOp(p: FsPolicy, op: JournalOp): void {
       writeInPlace(p, abs(op.path), op.text);
       return;
     case 'rename':
+      // On a replay `from` may name a newer dir (a replaced `last` republished by a later op), so
+      // whether `to` exists is what tells us this rename was done.
+      if (exists(abs(op.to))) return;
       try {
         fs.renameSync(abs(op.from), abs(op.to));
       } catch (e) {
-        if (isNotFound(e) && !fs.existsSync(abs(op.from))) return; // already done
-        if (fs.existsSync(abs(op.to)) && !fs.existsSync(abs(op.from))) return;
+        if (isNotFound(e) && !exists(abs(op.from))) return; // gone before us (evicted, or a dropped tmp)
         throw e;
       }
       publishChange(p, abs(op.to));
