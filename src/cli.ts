@@ -4,6 +4,7 @@ import { EXIT } from './errors.js';
 import { type OutputFlags, reportError } from './output.js';
 import * as init from './commands/init.js';
 import { configCommand } from './commands/config.js';
+import * as admin from './commands/admin.js';
 import { downloadCommand, uploadCommand } from './commands/transfer.js';
 import { runCommand } from './commands/run.js';
 import { statsCommand } from './commands/stats.js';
@@ -22,6 +23,11 @@ const commands: Command[] = [
   uploadCommand,
   runCommand,
   statsCommand,
+  admin.gcCommand,
+  admin.repairCommand,
+  admin.verifyCommand,
+  admin.lsCommand,
+  admin.rmCommand,
 ];
 
 /** Errors become one line and an exit code; see README "Exit codes". */
