@@ -1,0 +1,27 @@
+// admin-child.mjs OP ROOT [ARG] — run one admin operation over a cache in a fresh process and print
+// {ms, maxRssBytes, ...} as JSON: OP is check (the read-only invariant walk), gc (ARG: target bytes)
+// or repair (ARG: "dry" for a dry run).
+import { distHas, lib } from './lib.mjs';
+
+const [op, root, arg] = process.argv.slice(2);
+const { Cache } = await lib('cache');
+const cache = Cache.open({ cache: root, env: {} });
+const t0 = performance.now();
+let out;
+if (op === 'check') {
+  const { checkCache } = await lib('check');
+  const r = checkCache(root);
+  out = { ok: r.ok, problems: r.problems.slice(0, 5), count: r.problems.length };
+} else if (op === 'gc') {
+  const { gc } = await lib('gc');
+  const r = await gc(cache, { target: Number(arg), graceMs: 3600_000 });
+  out = { entries: r.entries, bytes: r.bytes };
+} else if (op === 'repair' && distHas('repair')) {
+  const { repair } = await lib('repair');
+  const r = await repair(cache, { dryRun: arg === 'dry' });
+  out = { result: Object.fromEntries(Object.entries(r).filter(([, v]) => typeof v !== 'object')) };
+} else {
+  out = { missing: true };
+}
+const ms = performance.now() - t0;
+process.stdout.write(JSON.stringify({ ...out, ms, maxRssBytes: process.resourceUsage().maxRSS * 1024 }) + '\n');

@@ -1,0 +1,46 @@
+// Rows: gc evicting half of a 100,000-entry cache; peak memory of gc and repair over it.
+import * as path from 'node:path';
+import { REPO, cliEnv, distHas, fmtMB, fmtRate, row, run } from './lib.mjs';
+
+function child(op, root, arg = '') {
+  const r = run(process.execPath, [path.join(REPO, 'bench', 'admin-child.mjs'), op, root, arg], { env: cliEnv() });
+  return JSON.parse(r.stdout);
+}
+
+/** The filled cache must pass the invariant walk, or no figure measured on it means anything. */
+export function checkFilled(root) {
+  const r = child('check', root);
+  if (!r.ok) throw new Error(`the filled cache fails the invariant check (${r.count} problems): ${r.problems.join('; ')}`);
+  return r;
+}
+
+export async function measureAdmin(shared) {
+  const root = shared.bigCache;
+  const n = shared.bigEntries;
+  const rows = [];
+  const check = checkFilled(root);
+  const repairDry = child('repair', root, 'dry');
+  const { Cache } = await import(path.join(REPO, 'dist', 'cache.js'));
+  const { readHead } = await import(path.join(REPO, 'dist', 'lru.js'));
+  const cache = Cache.open({ cache: root, env: {} });
+  let total = 0;
+  for (let s = 0; s < cache.settings.shards; s++) total += readHead(root, s).total;
+  const g = distHas('gc') ? child('gc', root, String(Math.floor(total / 2))) : { missing: true };
+  const repair = distHas('repair') ? child('repair', root) : { missing: true };
+  if (g.missing) {
+    rows.push(row({ id: 'gc', what: 'gc evicting half of the entries', value: 'not measured', note: 'dist/gc.js missing' }));
+  } else {
+    const rate = g.entries / (g.ms / 1000);
+    rows.push(row({
+      id: 'gc', what: `gc evicting ${g.entries.toLocaleString('en-US')} of ${n.toLocaleString('en-US')} entries`, value: fmtRate(rate, 'entries/s'),
+      goal: '>= 5,000/s', pass: rate >= 5000, note: `${(g.ms / 1000).toFixed(1)} s, library gc() to half the bytes, trash deletion included`,
+    }));
+  }
+  const mem = (what, r) => (r.missing ? 'not measured (missing)' : fmtMB(r.maxRssBytes));
+  rows.push(row({
+    id: 'admin-rss', what: `peak RSS of gc and repair over ${n.toLocaleString('en-US')} entries`,
+    value: `gc ${mem('gc', g)}; repair ${mem('repair', repair)}`,
+    note: `invariant walk (read-only, like repair --dry-run): ${fmtMB(check.maxRssBytes)} in ${(check.ms / 1000).toFixed(1)} s` + (repairDry.missing ? '; repair: dist/repair.js missing' : ''),
+  }));
+  return rows;
+}

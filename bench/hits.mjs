@@ -1,0 +1,73 @@
+// Rows: in-process hit; the same hit in a 100,000-entry cache vs a 100-entry one; 8 processes vs 1.
+import { spawn } from 'node:child_process';
+import * as path from 'node:path';
+import { fillCache } from './fill.mjs';
+import { QUICK, REPO, cliEnv, fmtMs, fmtRate, log, median, row, timeMedian } from './lib.mjs';
+import { hit, hitCache, newCache, newWorkspace, seedJob } from './setup.mjs';
+
+const BIG = QUICK ? 2000 : 100_000;
+const HITS = QUICK ? 50 : 400;
+
+export async function measureHits(shared) {
+  const small = await hitCache(100, 'hit100');
+  log(`filling a cache with ${BIG} entries`);
+  const t0 = performance.now();
+  const big = await hitCache(BIG, `hit${BIG}`);
+  const fillSecs = (performance.now() - t0) / 1000;
+  shared.bigCache = big.root; // the gc and repair rows reuse it
+  shared.bigEntries = BIG + 1;
+  shared.fillRate = BIG / fillSecs;
+
+  // interleave the two caches so drift on a shared machine hits both alike
+  const a = [], b = [];
+  for (let round = 0; round < 5; round++) {
+    a.push(await timeMedian(() => hit(small.cache, 'obj/hit.o'), HITS / 5, 10));
+    b.push(await timeMedian(() => hit(big.cache, 'obj/hit.o'), HITS / 5, 10));
+  }
+  const t100 = median(a), tBig = median(b);
+  return [
+    row({ id: 'hit', what: 'in-process hit, one 4 KiB target (library API)', value: fmtMs(t100), goal: '< 1 ms', pass: t100 < 1, raw: t100 }),
+    row({
+      id: 'hit-big', what: `same hit with ${BIG.toLocaleString('en-US')} entries in the cache`, value: fmtMs(tBig),
+      baseline: `${fmtMs(t100)} with 100 entries`, ratio: tBig / t100, goal: 'ratio <= 1.2', pass: tBig / t100 <= 1.2,
+      note: `cache filled at ${fmtRate(shared.fillRate, 'entries/s')} (bench filler)`,
+    }),
+  ];
+}
+
+/** N worker processes, each hitting its own job for `secs`; returns total hits/s. */
+async function hitThroughput(root, workspaces, secs) {
+  const start = Date.now() + 3000 + 300 * workspaces.length; // every worker has started and warmed up by then
+  const runs = workspaces.map(({ ws, job }) => new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, [path.join(REPO, 'bench', 'hit-worker.mjs'), root, ws, job, String(start), String(secs * 1000)], { env: cliEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '', err = '';
+    p.stdout.on('data', (d) => (out += d));
+    p.stderr.on('data', (d) => (err += d));
+    p.on('close', (code) => (code === 0 ? resolve(JSON.parse(out).hits) : reject(new Error(`hit worker exited ${code}: ${err}`))));
+  }));
+  const hits = await Promise.all(runs);
+  return hits.reduce((s, h) => s + h, 0) / secs;
+}
+
+export async function measureParallel() {
+  const root = newCache('par');
+  fillCache(root, 100);
+  const jobs = [];
+  for (let i = 0; i < 8; i++) {
+    const ws = newWorkspace(`par-ws${i}`);
+    const job = `obj/par${i}.o`;
+    await seedJob(root, ws, job);
+    jobs.push({ ws, job });
+  }
+  const secs = QUICK ? 1 : 4;
+  const one = [], eight = [];
+  for (let round = 0; round < (QUICK ? 1 : 3); round++) {
+    one.push(await hitThroughput(root, jobs.slice(0, 1), secs));
+    eight.push(await hitThroughput(root, jobs, secs));
+  }
+  const r1 = median(one), r8 = median(eight);
+  return [row({
+    id: 'parallel', what: '8 processes doing hits on distinct jobs', value: fmtRate(r8, 'hits/s'), baseline: `1 process: ${fmtRate(r1, 'hits/s')}`,
+    ratio: r8 / r1, goal: 'throughput >= 1.5x', pass: r8 / r1 >= 1.5, note: `median of ${one.length} rounds of ${secs} s`,
+  })];
+}

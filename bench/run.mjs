@@ -1,0 +1,53 @@
+// npm run bench — every measurement in one run on a scratch dir; prints a table and writes
+// docs/benchmarks.md. BENCH_QUICK=1: tiny sizes, a smoke run (report in the temp dir, docs untouched).
+// BENCH_SSHFS=0: skip the sshfs row.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { measureAdmin } from './admin.mjs';
+import { measureBigRss, measureCliHit, measureLockOps } from './cli.mjs';
+import { measureHits, measureParallel } from './hits.mjs';
+import { QUICK, REPO, cleanScratch, log } from './lib.mjs';
+import { measureMake } from './make.mjs';
+import { measureNetfs } from './netfs.mjs';
+import { writeReport } from './report.mjs';
+import { measureBigHit, measureManyUpload } from './transfer.mjs';
+
+process.env.DIRCACHE_DIGEST_CACHE = path.join(os.tmpdir(), `dircache-bench-digests-${process.pid}`);
+const shared = {};
+const steps = [
+  ['in-process hits', () => measureHits(shared)],
+  ['CLI hit', measureCliHit],
+  ['big hit', measureBigHit],
+  ['many-file upload', measureManyUpload],
+  ['8 processes', measureParallel],
+  ['sshfs', measureNetfs],
+  ['gc and repair', () => measureAdmin(shared)],
+  ['big upload/download RSS', measureBigRss],
+  ['lock file operations', measureLockOps],
+  ['Make rebuild', measureMake],
+];
+
+const rows = [];
+const t0 = Date.now();
+try {
+  for (const [name, fn] of steps) {
+    log(`${name}…`);
+    const s = Date.now();
+    try {
+      rows.push(...(await fn()));
+    } catch (e) {
+      rows.push({ id: name, what: name, value: 'failed', baseline: '—', note: String(e.message).split('\n')[0] });
+      log(`${name} failed: ${e.stack}`);
+    }
+    log(`${name}: ${((Date.now() - s) / 1000).toFixed(1)} s`);
+  }
+} finally {
+  cleanScratch();
+  fs.rmSync(process.env.DIRCACHE_DIGEST_CACHE, { force: true });
+}
+const secs = (Date.now() - t0) / 1000;
+const out = QUICK ? path.join(os.tmpdir(), 'dircache-benchmarks-quick.md') : path.join(REPO, 'docs', 'benchmarks.md');
+const table = writeReport(rows, { secs, quick: QUICK, out });
+process.stdout.write(table + '\n');
+log(`wrote ${path.relative(process.cwd(), out)} (${secs.toFixed(0)} s)`);
