@@ -104,10 +104,11 @@ export async function upload(cache: Cache, req: UploadRequest, hasher = new DepH
     const fresh = listCandidates(cache, jobPath).filter((n) => !seen.includes(n) || n.startsWith(`key-${keyHex}-`));
     const dup = findMatch(cache, jobPath, fresh, (i) => entryMatchesDeps(i, want, deps), (w) => warnings.push(w));
     if (dup) return { dup };
-    const evicted = txn.makeRoom(size, Date.now()).length;
     const which: Which = exists(join(cache.root, jobPath, entryName(keyHex, 'first'))) ? 'last' : 'first';
     const id = `${jobPath}/${entryName(keyHex, which)}`;
+    // out of the list before making room, so eviction cannot pick (and unlink) it a second time
     if (which === 'last' && exists(join(cache.root, id))) replaceEntry(txn, id);
+    const evicted = txn.makeRoom(size, Date.now()).length;
     txn.rename(tmp, id);
     const now = Date.now();
     txn.pushNewest(id, size, now, now);
