@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { Cache, type OpenOptions } from './cache.js';
 import { type DownloadRequest, type DownloadResult, download } from './download.js';
+import { type GcOptions, type GcResult, gc } from './gc.js';
 import { type Mode, type RunRequest, type RunResult, canDownload, canUpload, parseMode, run } from './run.js';
 import { type Counters, type StatsReport, cacheStats, recordStats } from './stats.js';
 import { type UploadRequest, type UploadResult, upload } from './upload.js';
@@ -29,6 +30,8 @@ export interface DircacheClient {
   run(req: RunRequest): Promise<RunResult>;
   /** All clients' counters summed, with the cache's size, quota and entry count. */
   stats(): StatsReport;
+  /** Evict down to a target or by age and clear leftovers, as `dircache gc`. */
+  gc(opts: GcOptions): Promise<GcResult>;
 }
 
 export function openCache(opts: ClientOptions = {}): DircacheClient {
@@ -60,6 +63,7 @@ export function openCache(opts: ClientOptions = {}): DircacheClient {
     },
     run: (req) => run(client, req),
     stats: () => cacheStats(cache()),
+    gc: (o) => gc(cache(), o),
   };
   return client;
 }
@@ -67,6 +71,7 @@ export function openCache(opts: ClientOptions = {}): DircacheClient {
 export { Cache, type OpenOptions } from './cache.js';
 export type { DownloadRequest, DownloadResult } from './download.js';
 export type { UploadRequest, UploadResult } from './upload.js';
+export type { GcOptions, GcResult } from './gc.js';
 export { type Mode, type RunRequest, type RunResult, COMMAND_INPUT } from './run.js';
 export type { Counters, ClientStats, StatsReport } from './stats.js';
 export { parseDepfile } from './depfile.js';

@@ -65,6 +65,16 @@ describe('library API', () => {
     expect(await off.run({ job: 'j', targets: ['out.txt'], command: ['sh', '-c', 'echo y > out.txt'] })).toMatchObject({ ran: true, exitCode: 0, upload: { uploaded: false, reason: 'disabled' } });
   });
 
+  it('gc evicts down to a target, as dircache gc does', async () => {
+    fs.writeFileSync(join(a, 'out.txt'), 'x'.repeat(1000));
+    const c = openCache({ cache: root, cwd: a, env });
+    await c.upload({ job: 'j', targets: ['out.txt'] });
+    expect(c.stats().entries).toBe(1);
+    const r = await c.gc({ target: 0, graceMs: 60_000 });
+    expect(r).toMatchObject({ entries: 1, dryRun: false });
+    expect(c.stats()).toMatchObject({ entries: 0, used: 0 });
+  });
+
   it('a bad DIRCACHE_MODE is a ConfigError naming the variable', () => {
     let err: unknown;
     try {
