@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { Cache } from './cache.js';
 import { DepHasher, depKey } from './deps.js';
-import { DircacheError } from './errors.js';
+import { CorruptEntryError, DircacheError } from './errors.js';
 import { isNotFound } from './fsutil.js';
 import { depsListHex } from './info.js';
 import { jobToPath } from './jobpath.js';
@@ -59,7 +59,7 @@ export async function download(cache: Cache, req: DownloadRequest, hasher = new 
         return result(true, { entry: m.id, ...got, exeTime: m.info.exeTime });
       } catch (e) {
         if (isNotFound(e)) continue; // evicted while we copied: the workspace is untouched
-        if (e instanceof DircacheError && e.code === 'EDIGEST') {
+        if (e instanceof CorruptEntryError) {
           warnings.push(`entry ${m.id} is corrupt and was removed: ${e.message}`);
           await removeEntry(cache, shard, m.id, 'digest mismatch');
           return result(false);

@@ -81,10 +81,17 @@ function validateInfo(raw: unknown, where: string): Info {
   });
   if (!Array.isArray(r.targets)) bad('targets is not a list');
   const targets = (r.targets as unknown[]).map((t) => validateTarget(t, bad));
-  const seen = new Set<string>();
+  const kinds = new Map<string, TargetKind>();
   for (const t of targets) {
-    if (seen.has(t.path)) bad(`target ${t.path} listed twice`);
-    seen.add(t.path);
+    if (kinds.has(t.path)) bad(`target ${t.path} listed twice`);
+    kinds.set(t.path, t.kind);
+  }
+  // a target under a symlink target would be written through that link once it is restored
+  for (const t of targets) {
+    for (let i = t.path.indexOf('/'); i > 0; i = t.path.indexOf('/', i + 1)) {
+      const up = kinds.get(t.path.slice(0, i));
+      if (up !== undefined && up !== 'dir') bad(`target ${t.path} is under ${t.path.slice(0, i)}, which is a ${up}, not a dir`);
+    }
   }
   return {
     job: str('job'),

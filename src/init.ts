@@ -5,7 +5,7 @@ import { ConfigError, UsageError } from './errors.js';
 import { type FsPolicy, applyPerm, explainAccess, mkdirp, writeNew } from './fsutil.js';
 import { FORMAT_VERSION, MAX_SHARDS, adminPaths, defaultShards, shardPaths } from './layout.js';
 import { EMPTY_HEAD, encodeHead } from './records.js';
-import { parseSize } from './size.js';
+import { SizeError, parseSize } from './size.js';
 import { formatVersionFile, parseVersionFile } from './version.js';
 
 export interface InitOptions {
@@ -30,7 +30,7 @@ export interface InitResult {
 /** Create a cache: LMAKE/ with config.py from the template, version, and an empty LRU per shard. */
 export function initCache(dir: string, opts: InitOptions): InitResult {
   const root = resolve(dir);
-  const size = parseSize(opts.size);
+  const size = sizeArg(opts.size);
   const perm = opts.perm ?? 'none';
   const fileSync = opts.fileSync ?? 'dir';
   const shards = opts.shards ?? defaultShards(size);
@@ -60,6 +60,16 @@ export function initCache(dir: string, opts: InitOptions): InitResult {
     explainAccess(e, root, 'create the cache in');
   }
   return { root, size, shards, perm, fileSync, setfacl: setfaclLine(root) };
+}
+
+/** A bad --size is a usage error (exit 3), like a bad --shards; the same text in config.py is a config error. */
+function sizeArg(value: string | number): number {
+  try {
+    return parseSize(value);
+  } catch (e) {
+    if (e instanceof SizeError) throw new UsageError(`--size: ${e.message}`, e.code);
+    throw e;
+  }
 }
 
 function refuseNonEmpty(root: string): void {

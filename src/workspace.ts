@@ -80,6 +80,7 @@ export function restoreTargets(root: string, dataDir: string, targets: readonly 
   const staged: Array<{ tmp: string; final: string }> = [];
   const dirModes: Array<{ dir: string; mode: number }> = [];
   let bytes = 0;
+  let realData: string | undefined;
   try {
     for (const t of targets) {
       const final = join(root, ...t.path.split('/'));
@@ -102,6 +103,10 @@ export function restoreTargets(root: string, dataDir: string, targets: readonly 
         continue;
       }
       const src = join(dataDir, ...t.path.split('/'));
+      // a symlink anywhere in the entry (O_NOFOLLOW only guards the last component) would make us copy whatever it points at
+      if (fs.realpathSync(src) !== join((realData ??= fs.realpathSync(dataDir)), ...t.path.split('/'))) {
+        throw new CorruptEntryError(`target ${t.path} is reached through a symlink inside the entry; entries hold only plain files there`);
+      }
       const got = copyHashing(src, tmp, t.mode, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
       if (got.size !== t.size || got.digest !== t.digest) {
         throw new CorruptEntryError(`target ${t.path} does not match its recorded digest (got ${got.size} bytes, sha256 ${got.digest.slice(0, 12)}…, expected ${t.size} bytes, ${t.digest.slice(0, 12)}…)`, 'EDIGEST');

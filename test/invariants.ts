@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { expect } from 'vitest';
 import { checkCache } from '../src/check.js';
 import { hashFile } from '../src/digest.js';
+import { readTextIfExists } from '../src/fsutil.js';
 import { decodeInfo, entrySize } from '../src/info.js';
 import { ENTRY_DATA, ENTRY_INFO, ENTRY_LRU, adminPaths, shardPaths } from '../src/layout.js';
 import { decodeEntryLru } from '../src/records.js';
@@ -37,7 +38,9 @@ function entryProblems(root: string, id: string): string[] {
   }
   const info = decodeInfo(text, id); // throws on a torn info: that is a failure too
   const out: string[] = [];
-  const lru = decodeEntryLru(fs.readFileSync(path.join(dir, ENTRY_LRU), 'utf8'), id);
+  const lruText = readTextIfExists(path.join(dir, ENTRY_LRU));
+  if (lruText === undefined) return [`${id}: no lru record`];
+  const lru = decodeEntryLru(lruText, id);
   if (lru.size !== entrySize(info, text)) out.push(`${id}: LRU size ${lru.size}, info says ${entrySize(info, text)}`);
   for (const t of info.targets) {
     if (t.kind !== 'file') continue;
