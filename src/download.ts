@@ -61,7 +61,7 @@ export async function download(cache: Cache, req: DownloadRequest, hasher = new 
         if (isNotFound(e)) continue; // evicted while we copied: the workspace is untouched
         if (e instanceof CorruptEntryError) {
           warnings.push(`entry ${m.id} is corrupt and was removed: ${e.message}`);
-          await removeEntry(cache, shard, m.id, 'digest mismatch');
+          await removeEntry(cache, shard, m.id, 'corrupt');
           return result(false);
         }
         if (e instanceof DircacheError && e.code === 'EUNSAFE') {
