@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import { join } from 'node:path';
 import type { Cache } from './cache.js';
 import { CorruptEntryError } from './errors.js';
-import { isNotFound, refreshDirs, uniqueName } from './fsutil.js';
+import { isNotFound, readTextIfExists, refreshDirs, uniqueName } from './fsutil.js';
 import { type Dep, type Info, decodeInfo, sameInputs } from './info.js';
 import { ADMIN_DIR, ENTRY_INFO, HINT_PREFIX, parseEntryName } from './layout.js';
 import { type DepHasher, depsMatch } from './deps.js';
@@ -38,13 +38,8 @@ export function listCandidates(cache: Cache, jobPath: string, hint?: string): st
 export function readInfo(cache: Cache, id: string): { info: Info; text: string } | undefined {
   const path = join(cache.root, id, ENTRY_INFO);
   refreshDirs(cache.policy, path);
-  let text: string;
-  try {
-    text = fs.readFileSync(path, 'utf8');
-  } catch (e) {
-    if (isNotFound(e)) return undefined;
-    throw e;
-  }
+  const text = readTextIfExists(path);
+  if (text === undefined) return undefined;
   return { info: decodeInfo(text, path), text };
 }
 

@@ -137,14 +137,23 @@ export function uniqueName(prefix = ''): string {
   return `${prefix}${hostname()}-${process.pid}-${randomBytes(6).toString('hex')}`;
 }
 
-/** Read a file to EOF (never trusting fstat's size, which NFS clients may serve stale). */
+/**
+ * Read a file to EOF, never trusting fstat's size, which network clients may serve stale: given a
+ * path, readFileSync reads exactly that many bytes; given an fd, it reads until a read returns 0
+ * (and a FUSE read past the cached size refreshes it).
+ */
 export function readText(path: string): string {
-  return fs.readFileSync(path, 'utf8');
+  const fd = fs.openSync(path, 'r');
+  try {
+    return fs.readFileSync(fd, 'utf8');
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 export function readTextIfExists(path: string): string | undefined {
   try {
-    return fs.readFileSync(path, 'utf8');
+    return readText(path);
   } catch (e) {
     if (isNotFound(e)) return undefined;
     throw e;

@@ -332,6 +332,10 @@ function readState(path: string): Seen | undefined {
   try {
     const st = fs.fstatSync(fd);
     return { content: readAll(fd), size: st.size, mtimeMs: st.mtimeMs };
+  } catch (e) {
+    // sshfs answers an open file's fstat by path: ENOENT once it was released meanwhile
+    if (code(e) === 'ENOENT') return undefined;
+    throw e;
   } finally {
     fs.closeSync(fd);
   }
