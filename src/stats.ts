@@ -12,9 +12,11 @@ import { readHead } from './lru.js';
  * Per-client counters in LMAKE/stats/. Each client (host + uid) appends one line per event to its
  * own `<client>.log` (O_APPEND keeps concurrent jobs of one client whole: no lock, no shared file).
  * When the log grows past COMPACT_AT, the client folds it into `<client>.json` under a per-client
- * lock: rename the log to `<client>.fold-<token>`, write the new totals naming the folded tokens
- * atomically, then delete the segments. A reader skips segments the totals already name, so a
- * compactor killed at any step loses or doubles nothing.
+ * lock: rename the log to `<client>.fold-<token>`, read it, and atomically write the new totals
+ * with how many bytes of each segment they hold. A job that opened the log just before the rename
+ * may still append to the segment: those bytes lie past the folded length, so readers and the next
+ * compaction still count them, and segments are only deleted by that next compaction. A compactor
+ * killed at any step loses or doubles nothing.
  */
 export interface Counters {
   hits: number;
@@ -57,16 +59,36 @@ export function sumRecords(text: string): Counters {
 
 interface Folded {
   totals: Counters;
-  folded: string[];
+  /** Segment token → bytes of it already in `totals`. */
+  folded: Record<string, number>;
 }
 
 function decodeFolded(text: string | undefined): Folded {
-  if (!text) return { totals: ZERO, folded: [] };
+  const empty = { totals: ZERO, folded: {} };
+  if (!text) return empty;
   try {
     const j = JSON.parse(text) as Partial<Folded>;
-    return { totals: addCounters(ZERO, j.totals ?? {}), folded: Array.isArray(j.folded) ? j.folded.filter((t) => typeof t === 'string') : [] };
+    const folded: Record<string, number> = {};
+    for (const [t, n] of Object.entries(j.folded ?? {})) if (typeof n === 'number') folded[t] = n;
+    return { totals: addCounters(ZERO, j.totals ?? {}), folded };
   } catch {
-    return { totals: ZERO, folded: [] }; // written atomically, so only a foreign file gets here
+    return empty; // written atomically, so only a foreign file gets here
+  }
+}
+
+/** A segment's whole records from byte `from` on, and where they end (a line still being appended waits). */
+function readTail(path: string, from: number): { counters: Counters; end: number } {
+  const buf = readBytesIfExists(path);
+  const end = buf.lastIndexOf(0x0a) + 1;
+  return { counters: sumRecords(buf.subarray(Math.min(from, end), end).toString('utf8')), end: Math.max(end, from) };
+}
+
+function readBytesIfExists(path: string): Buffer {
+  try {
+    return fs.readFileSync(path);
+  } catch (e) {
+    if (isNotFound(e)) return Buffer.alloc(0);
+    throw e;
   }
 }
 
@@ -124,19 +146,23 @@ export async function compact(cache: Cache, client = clientName()): Promise<void
     const jsonPath = join(dir, `${client}.json`);
     const prev = decodeFolded(readTextIfExists(jsonPath));
     const segments = listSegments(dir, client);
-    for (const s of segments.filter((s) => prev.folded.includes(s.token))) fs.rmSync(join(dir, s.name), { force: true });
-    const todo = segments.filter((s) => !prev.folded.includes(s.token));
     const token = randomBytes(6).toString('hex');
     try {
       fs.renameSync(join(dir, `${client}.log`), join(dir, `${client}.fold-${token}`));
-      todo.push({ name: `${client}.fold-${token}`, token });
+      segments.push({ name: `${client}.fold-${token}`, token });
     } catch (e) {
       if (!isNotFound(e)) throw e;
     }
     let totals = prev.totals;
-    for (const s of todo) totals = addCounters(totals, sumRecords(readTextIfExists(join(dir, s.name)) ?? ''));
-    writeAtomic(cache.policy, jsonPath, JSON.stringify({ totals, folded: todo.map((s) => s.token) }) + '\n');
-    for (const s of todo) fs.rmSync(join(dir, s.name), { force: true });
+    const folded: Record<string, number> = {};
+    for (const s of segments) {
+      const tail = readTail(join(dir, s.name), prev.folded[s.token] ?? 0);
+      totals = addCounters(totals, tail.counters);
+      folded[s.token] = tail.end;
+    }
+    writeAtomic(cache.policy, jsonPath, JSON.stringify({ totals, folded }) + '\n');
+    // Segments of earlier compactions: any late append has long landed and is now counted.
+    for (const s of segments) if (s.token in prev.folded) fs.rmSync(join(dir, s.name), { force: true });
   } finally {
     await held.release();
   }
@@ -164,7 +190,7 @@ export interface ClientStats extends Counters {
   client: string;
 }
 
-/** Every client's counters: totals + log + segments a compaction has not folded yet. */
+/** Every client's counters: totals + log + what of each segment the totals do not hold yet. */
 export function readClientStats(cache: Cache): ClientStats[] {
   const dir = adminPaths(cache.root).stats;
   const names = readDirIfExists(dir);
@@ -176,9 +202,7 @@ export function readClientStats(cache: Cache): ClientStats[] {
   return [...clients].sort().map((client) => {
     const { totals, folded } = decodeFolded(readTextIfExists(join(dir, `${client}.json`)));
     let c = addCounters(totals, sumRecords(readTextIfExists(join(dir, `${client}.log`)) ?? ''));
-    for (const s of listSegments(dir, client)) {
-      if (!folded.includes(s.token)) c = addCounters(c, sumRecords(readTextIfExists(join(dir, s.name)) ?? ''));
-    }
+    for (const s of listSegments(dir, client)) c = addCounters(c, readTail(join(dir, s.name), folded[s.token] ?? 0).counters);
     return { client, ...c };
   });
 }

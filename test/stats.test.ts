@@ -37,27 +37,41 @@ describe('stats records', () => {
     ]);
   });
 
-  it('compaction folds the log into totals and loses nothing', async () => {
+  const files = () => fs.readdirSync(statsDir()).sort();
+  const segments = () => files().filter((f) => f.startsWith('c-1.fold-'));
+
+  it('compaction folds the log into totals; its segment goes at the next compaction; nothing lost', async () => {
     for (let i = 0; i < 5; i++) await recordStats(cache, { hits: 1, bytesOut: 7 }, 'c-1');
     await compact(cache, 'c-1');
-    expect(fs.readdirSync(statsDir()).sort()).toEqual(['c-1.json']);
+    const first = segments();
+    expect(first).toHaveLength(1);
+    expect(files()).toEqual(['c-1.json', ...first].sort());
     await recordStats(cache, { misses: 1 }, 'c-1');
     await compact(cache, 'c-1');
+    expect(segments()).toHaveLength(1);
+    expect(segments()).not.toEqual(first);
     expect(readClientStats(cache)).toEqual([{ client: 'c-1', ...ZERO, hits: 5, misses: 1, bytesOut: 35 }]);
   });
 
-  it('a compactor killed after writing totals is not counted twice; one killed before is not lost', async () => {
+  it('a job that appends to the log just as it is renamed is counted once', async () => {
     await recordStats(cache, { hits: 2 }, 'c-1');
     await compact(cache, 'c-1');
-    const folded: string[] = JSON.parse(fs.readFileSync(join(statsDir(), 'c-1.json'), 'utf8')).folded;
-    expect(folded).toHaveLength(1);
-    // killed after the totals were written, before its segment was deleted:
-    fs.writeFileSync(join(statsDir(), `c-1.fold-${folded[0]}`), '{"hits":2}\n');
-    // killed after renaming its log, before writing totals:
+    // the late writer opened the log before the rename and writes after the compactor read it
+    fs.appendFileSync(join(statsDir(), segments()[0]!), '{"uploads":1}\n{"hits":1,"byt');
+    expect(readClientStats(cache)).toEqual([{ client: 'c-1', ...ZERO, hits: 2, uploads: 1 }]);
+    await compact(cache, 'c-1');
+    expect(readClientStats(cache)).toEqual([{ client: 'c-1', ...ZERO, hits: 2, uploads: 1 }]);
+  });
+
+  it('a compactor killed after renaming the log, before writing totals, loses nothing', async () => {
+    await recordStats(cache, { hits: 2 }, 'c-1');
+    await compact(cache, 'c-1');
     fs.writeFileSync(join(statsDir(), 'c-1.fold-0123456789ab'), '{"misses":3}\n');
     expect(readClientStats(cache)).toEqual([{ client: 'c-1', ...ZERO, hits: 2, misses: 3 }]);
     await compact(cache, 'c-1');
-    expect(fs.readdirSync(statsDir()).sort()).toEqual(['c-1.json']);
+    expect(readClientStats(cache)).toEqual([{ client: 'c-1', ...ZERO, hits: 2, misses: 3 }]);
+    await compact(cache, 'c-1');
+    expect(files()).toEqual(['c-1.json']);
     expect(readClientStats(cache)).toEqual([{ client: 'c-1', ...ZERO, hits: 2, misses: 3 }]);
   });
 
