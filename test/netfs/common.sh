@@ -59,3 +59,17 @@ live_mount() {
   umount -l "$1" 2>/dev/null || fusermount3 -uz "$1" || true
   return 1
 }
+
+# remember_mount MNT : note a mount of ours in $STATE/mounts.
+remember_mount() { grep -qxF "$1" "$STATE/mounts" 2>/dev/null || echo "$1" >> "$STATE/mounts"; }
+
+# unmount_ours MNT... : unmount each and forget it; true when no mount of ours is left.
+unmount_ours() {
+  local m
+  for m in "$@"; do
+    m="$(realpath -m "$m")"
+    unmount "$m"
+    [ -f "$STATE/mounts" ] && { grep -vxF "$m" "$STATE/mounts" > "$STATE/mounts.tmp" || true; mv "$STATE/mounts.tmp" "$STATE/mounts"; }
+  done
+  [ ! -s "$STATE/mounts" ]
+}

@@ -76,7 +76,7 @@ mount_one() {
   glusterfs -f "$STATE/client.vol" -l "$STATE/log/client$name.log" $COPTS "$mnt"
   for _ in $(seq 1 50); do is_mounted "$mnt" && stat "$mnt" >/dev/null 2>&1 && break; sleep 0.1; done
   stat "$mnt" >/dev/null 2>&1 || die "mount of $mnt failed (see $STATE/log/client$name.log)"
-  grep -qxF "$mnt" "$STATE/mounts" 2>/dev/null || echo "$mnt" >> "$STATE/mounts"
+  remember_mount "$mnt"
   log "mounted on $mnt ($COPTS)"
 }
 
@@ -93,12 +93,7 @@ case "$cmd" in
     start_brick "$brick"
     for m in "$@"; do mount_one "$(realpath -m "$m")"; done ;;
   down)
-    for m in "$@"; do
-      m="$(realpath -m "$m")"
-      unmount "$m"
-      [ -f "$STATE/mounts" ] && { grep -vxF "$m" "$STATE/mounts" > "$STATE/mounts.tmp" || true; mv "$STATE/mounts.tmp" "$STATE/mounts"; }
-    done
-    if [ ! -s "$STATE/mounts" ]; then
+    if unmount_ours "$@"; then
       if pid="$(pid_of "$STATE/brick.pid" "$STATE/server.vol")"; then stop_pid "$pid"; log "stopped brick (pid $pid)"; fi
       rm -rf "$STATE"
     fi ;;

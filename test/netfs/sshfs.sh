@@ -81,7 +81,7 @@ mount_one() {
   mkdir -p "$mnt"
   sshfs "$USER_NAME@127.0.0.1:$export" "$mnt" -o "$(ssh_opts),$OPTS"
   stat "$mnt" >/dev/null || die "mount of $mnt failed"
-  grep -qxF "$mnt" "$STATE/mounts" 2>/dev/null || echo "$mnt" >> "$STATE/mounts"
+  remember_mount "$mnt"
   log "mounted $export on $mnt ($OPTS)"
 }
 
@@ -101,12 +101,7 @@ case "$cmd" in
     start_sshd
     for m in "$@"; do mount_one "$export_dir" "$(realpath -m "$m")"; done ;;
   down)
-    for m in "$@"; do
-      m="$(realpath -m "$m")"
-      unmount "$m"
-      [ -f "$STATE/mounts" ] && { grep -vxF "$m" "$STATE/mounts" > "$STATE/mounts.tmp" || true; mv "$STATE/mounts.tmp" "$STATE/mounts"; }
-    done
-    if [ ! -s "$STATE/mounts" ]; then
+    if unmount_ours "$@"; then
       if pid="$(pid_of "$STATE/sshd.pid" "$STATE/sshd_config")"; then stop_pid "$pid"; log "stopped sshd (pid $pid)"; fi
       rm -rf "$STATE"
     fi ;;
