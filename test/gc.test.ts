@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { checkCache } from '../src/check.js';
-import { cliSpawn, snapshot } from './helpers.js';
+import { cli, cliSpawn, snapshot } from './helpers.js';
 import { admin, download, downloadOutcome, entryOf, headOf, listed, makeFixture, setHead, upload } from './admin-fixture.js';
 
 const jobs = (f: ReturnType<typeof makeFixture>) => listed(f).map((e) => e.job);
@@ -19,6 +19,7 @@ describe('dircache gc', { timeout: 300_000 }, () => {
     expect(download(f, 'j2')).toBe('hit');
     const size = listed(f)[0]!.size;
     const r = admin(f, 'gc', '--size', String(3 * size + 100), '--json');
+    expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.json()).toMatchObject({ entries: 2, bytes: 2 * size, dryRun: false });
     expect(r.json().evicted.sort()).toEqual([expect.stringMatching(/^j3\//), expect.stringMatching(/^j4\//)]);
@@ -46,6 +47,7 @@ describe('dircache gc', { timeout: 300_000 }, () => {
     for (const j of ['j1', 'j2']) ageRecord(entryOf(f, j), twoDaysAgo);
     expect(download(f, 'j2')).toBe('hit');
     const r = admin(f, 'gc', '--older-than', '1d', '--json');
+    expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.json()).toMatchObject({ entries: 1, evicted: [expect.stringMatching(/^j1\//)] });
     expect(jobs(f).sort()).toEqual(['j2', 'j3']);
@@ -125,6 +127,20 @@ describe('dircache gc', { timeout: 300_000 }, () => {
     expect(gcCode).toBe(0);
     for (const [j, code] of await Promise.all(runs)) expect(['hit', 'miss']).toContain(downloadOutcome(f, j, code));
     expect(checkCache(f.cache).problems).toEqual([]);
+  });
+
+  it('gives up on a lock held too long with an error naming its owner, not a hang', () => {
+    const f = makeFixture();
+    upload(f, 'j1');
+    const lock = path.join(f.cache, 'LMAKE', 'shards', '0', 'lock');
+    const owner = { host: hostname(), pid: process.pid, token: 't', start: Date.now(), what: 'upload obj/held.o', beat: 0 };
+    fs.writeFileSync(lock, JSON.stringify(owner));
+    const before = snapshot(f.cache);
+    const r = cli(['gc', '--cache', f.cache, '--size', '1'], { env: { DIRCACHE_LOCK_TIMEOUT: '1s' } });
+    expect(r.code).toBe(5);
+    expect(r.stderr).toContain(`pid ${process.pid}`);
+    expect(r.stderr).toContain('upload obj/held.o');
+    expect(snapshot(f.cache)).toEqual(before);
   });
 
   it('refuses bad targets with a message, changing nothing', () => {
