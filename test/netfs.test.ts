@@ -88,7 +88,7 @@ for (const f of FILESYSTEMS) {
       const r = cli(['init', path.join(mntA, 'mixed'), '--size', '1M', '--shards', '1']);
       expect(r.stderr).toBe('');
       expect(r.code).toBe(0);
-      const clients = [0, 1, 2, 3].map((i) => client(path.join(i % 2 ? mntB : mntA, 'mixed'), tempDir('dircache-netfs-ws-'), i + 1, RUN_MS));
+      const clients = [0, 1, 2, 3].map((i) => client(path.join(i % 2 ? mntB : mntA, 'mixed'), path.join(base, `ws${i}`), i + 1, RUN_MS));
       const sums = await Promise.all(clients);
       const all = sums.reduce((a, s) => ({
         ...a,
@@ -99,17 +99,19 @@ for (const f of FILESYSTEMS) {
         errors: [...a.errors, ...s.errors],
         warnings: [...a.warnings, ...s.warnings],
       }));
-      if (all.warnings.length) console.warn(`${f.name}: problems detected (misses, not wrong hits):\n  ${all.warnings.join('\n  ')}`);
+      const detected = [...all.errors, ...all.warnings];
+      if (detected.length) console.warn(`${f.name}: problems detected (errors and misses, not wrong hits):\n  ${detected.join('\n  ')}`);
       expect(all.wrongHits).toEqual([]);
-      expect(all.errors).toEqual([]);
-      if (f.coherent) expect(all.warnings).toEqual([]);
+      // the stale profile's failure mode: a stale listing or size shows as an error or a skipped entry
+      if (f.coherent) expect(detected).toEqual([]);
       expect(all.hits).toBeGreaterThan(0);
       expect(all.uploaded).toBeGreaterThan(0);
       expect(all.evicted, 'the size forces eviction').toBeGreaterThan(0);
 
       const root = f.truth === 'export' ? path.join(server, 'mixed') : path.join(mntA, 'mixed');
       expect(cacheProblems(root)).toEqual([]);
-      expect(leftovers(root)).toEqual(NO_LEFTOVERS);
+      // an upload that failed on a stale view leaves its reservation and build dir for gc
+      if (f.coherent) expect(leftovers(root)).toEqual(NO_LEFTOVERS);
       expectCleanByAdminTools(root);
     }, RUN_MS + 120_000);
 
@@ -118,7 +120,7 @@ for (const f of FILESYSTEMS) {
       const init = cli(['init', cache, '--size', '2M']);
       expect(init.stderr).toBe('');
       expect(init.code).toBe(0);
-      const [wsA, wsB] = [tempDir('dircache-netfs-ws-'), tempDir('dircache-netfs-ws-')];
+      const [wsA, wsB] = [path.join(base, 'wsA'), path.join(base, 'wsB')];
       const viaB = path.join(mntB, 'fresh');
       const step = (ws: string, cacheDir: string, args: string[]) => cli([...args, '--json', '--cache', cacheDir], { cwd: ws });
       const up = (v: string, key: string) => {
