@@ -181,6 +181,7 @@ describe('ShardTxn keeps the list consistent both ways and the head total right'
         let clock = 1;
         for (const o of ops) {
           const linked = list();
+          expect(readHead(root, 0).total).toBeLessThanOrEqual(BUDGET);
           const e = id(`j${'n' in o ? o.n : 0}`);
           if (o.k === 'insert' || o.k === 'replace') {
             if (o.k === 'insert' && linked.includes(e)) continue;
