@@ -226,6 +226,39 @@ describe('size bound', () => {
     expect(stalled.stderr).toMatch(/test holder/);
     holder.kill('SIGKILL');
   });
+
+  it('replacing a last that eviction would also pick (its info outgrew the estimate) keeps the list and total right', () => {
+    initCache(cache, '1M');
+    const budget = 1024 * 1024;
+    const job = ['--job', 'x', '--target', 'out/x', '--repo-key', 'k'];
+    const up = (files: Record<string, string>, ...more: string[]) => {
+      writeFiles(repo, files);
+      const r = dc(repo, 'upload', ...more, '--json');
+      expect(r.stderr).toBe('');
+      checkCache(cache);
+      return r.json();
+    };
+    up({ 'src/a.c': 'v1', 'out/x': 'first' }, ...job, '--dep', 'src/a.c');
+    expect(up({ 'src/a.c': 'v2', 'out/x': 'second' }, ...job, '--dep', 'src/a.c').which).toBe('last');
+    // long absent deps make the third upload's info larger than what it reserves for it
+    const longDeps = Array.from({ length: 60 }, (_, i) => ['--dep', `d/${'n'.repeat(240)}${i}`]).flat();
+    const reserve3 = 7 + 4096 + 61 * 160 + 200;
+    // fill the shard so the reservation fits without eviction but the real size does not
+    up({ 'out/f1': 'f'.repeat(600 * 1024) }, '--job', 'f1', '--target', 'out/f1');
+    const used = checkCache(cache)[0]!.total;
+    up({ 'out/f2': 'g'.repeat(budget - used - reserve3 - 1000 - 400) }, '--job', 'f2', '--target', 'out/f2');
+    const slack = budget - checkCache(cache)[0]!.total - reserve3;
+    expect(slack).toBeGreaterThanOrEqual(0);
+    expect(slack).toBeLessThan(3000);
+    const ws = clone();
+    writeFiles(ws, { 'src/a.c': 'v1' });
+    expect(dc(ws, 'download', '--job', 'x').code).toBe(0); // x's first gets a second chance; its last is now the oldest unread
+    const third = up({ 'src/a.c': 'v3', 'out/x': 'third' }, ...job, '--dep', 'src/a.c', ...longDeps);
+    expect(third).toMatchObject({ uploaded: true, which: 'last' });
+    expect(third.bytes - 5).toBeGreaterThan(reserve3 + slack - 5); // the info did outgrow its estimate
+    expect(entriesOf('x').map((e) => e.replace(/.*-/, ''))).toEqual(['first', 'last']);
+    expect(fs.readFileSync(path.join(cache, third.entry, 'data/out/x'), 'utf8')).toBe('third');
+  });
 });
 
 describe('bad input: a clear message, the documented exit code, and the cache left byte-for-byte as it was', () => {
