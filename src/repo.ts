@@ -1,6 +1,5 @@
 import * as fs from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { simpleGit } from 'simple-git';
 
 /**
  * The workspace root: the enclosing git work tree, found by looking for `.git` (a dir, or a file in
@@ -21,6 +20,8 @@ export function findRepoRoot(cwd: string): { root: string; inGit: boolean } {
 export async function defaultRepoKey(cwd: string): Promise<string> {
   const { root, inGit } = findRepoRoot(cwd);
   if (!inGit) return root;
+  // loaded here, not at start-up: a hit never needs git, and every dircache process pays its imports
+  const { simpleGit } = await import('simple-git');
   const git = simpleGit({ baseDir: root });
   try {
     const [top, head] = (await git.revparse(['--show-toplevel', 'HEAD'])).split('\n');
