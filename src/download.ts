@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { Cache } from './cache.js';
 import { DepHasher, depKey } from './deps.js';
-import { CorruptEntryError, DircacheError } from './errors.js';
+import { CorruptEntryError, DircacheError, PermissionError } from './errors.js';
 import { isNotFound } from './fsutil.js';
 import { depsListHex } from './info.js';
 import { jobToPath } from './jobpath.js';
@@ -52,8 +52,7 @@ export async function download(cache: Cache, req: DownloadRequest, hasher = new 
       const m = findMatch(cache, jobPath, names, (info) => entryMatches(hasher, root, info, want), (w) => warnings.push(w));
       if (!m) break;
       names = names.slice(names.indexOf(m.id.slice(jobPath.length + 1)) + 1);
-      const live = await cache.withShardLock(shard, `hit ${req.job}`, () => recordAccess(cache.policy, m.id, Date.now()));
-      if (!live) continue; // evicted or replaced since we read it
+      if (!(await recordHit(cache, shard, m.id, req.job, warnings))) continue; // evicted or replaced since we read it
       try {
         const got = restoreTargets(root, join(cache.root, m.id, ENTRY_DATA), m.info.targets);
         return result(true, { entry: m.id, ...got, exeTime: m.info.exeTime });
@@ -74,5 +73,19 @@ export async function download(cache: Cache, req: DownloadRequest, hasher = new 
     return result(false);
   } finally {
     hasher.save();
+  }
+}
+
+/**
+ * Record the access under the shard's lock. A client that may read the share but not write it (a
+ * read-only mount, a cache of another group) still gets its hit; the LRU just does not see it.
+ */
+async function recordHit(cache: Cache, shard: number, id: string, job: string, warnings: string[]): Promise<boolean> {
+  try {
+    return await cache.withShardLock(shard, `hit ${job}`, () => recordAccess(cache.policy, id, Date.now()));
+  } catch (e) {
+    if (!(e instanceof PermissionError)) throw e;
+    warnings.push(`hit not recorded in the LRU: ${e.message}`);
+    return true;
   }
 }

@@ -3,13 +3,13 @@ import { join } from 'node:path';
 import type { Cache } from './cache.js';
 import { DepHasher, recordDeps } from './deps.js';
 import { hashFile, shortHex } from './digest.js';
-import { UploadError } from './errors.js';
+import { LockTimeoutError, UploadError } from './errors.js';
 import { exists, fsyncPath, mkdirp, publishChange, removeTree, uniqueName, writeNew, applyPerm, permBits } from './fsutil.js';
 import { type Info, type Target, depsListHex, encodeInfo, entrySize, sameTargets } from './info.js';
 import { jobToPath } from './jobpath.js';
 import { ADMIN_DIR, ENTRY_DATA, ENTRY_INFO, type Which, entryName, hintName } from './layout.js';
 import type { Reservation } from './records.js';
-import type { ShardTxn } from './lru.js';
+import { type ShardTxn, reservationPath } from './lru.js';
 import { defaultRepoKey, findRepoRoot } from './repo.js';
 import { type FoundTarget, collectTargets, copyHashing } from './workspace.js';
 import { entryMatchesDeps, findMatch, listCandidates } from './entries.js';
@@ -87,20 +87,26 @@ export async function upload(cache: Cache, req: UploadRequest, hasher = new DepH
     return ev.length;
   });
 
+  // Drop our build dir and give the reserved bytes back (unless gc already reclaimed them).
+  // gc reclaims reservations older than its grace period, and with them their build dirs.
+  const reclaimed = () => new UploadError('ERECLAIMED', `upload of ${req.job} took longer than gc's grace period and its reservation was reclaimed; nothing stored`);
+  const abandon = async (e: unknown) => {
+    removeTree(join(cache.root, tmp));
+    const held = await cache.updateShard(shard, `unreserve ${req.job}`, (txn) => releaseIfHeld(cache, txn, res));
+    return held ? e : reclaimed();
+  };
   let info: Info, text: string;
   try {
     ({ info, text } = buildEntry(cache, join(cache.root, tmp), found, { job: req.job, repoKey, inputs: want.inputs, deps, exeTime: req.exeTime ?? 0 }));
     mkdirp(cache.policy, join(cache.root, jobPath));
   } catch (e) {
-    removeTree(join(cache.root, tmp));
-    await cache.updateShard(shard, `unreserve ${req.job}`, (txn) => txn.release(res));
-    throw e;
+    throw await abandon(e);
   }
 
   const size = entrySize(info, text);
   const keyHex = shortHex(repoKey);
-  const outcome = await cache.updateShard(shard, `upload ${req.job}`, (txn) => {
-    txn.release(res);
+  const publish = cache.updateShard(shard, `upload ${req.job}`, (txn) => {
+    if (!releaseIfHeld(cache, txn, res)) return { reclaimed: true as const };
     const fresh = listCandidates(cache, jobPath).filter((n) => !seen.includes(n) || n.startsWith(`key-${keyHex}-`));
     const dup = findMatch(cache, jobPath, fresh, (i) => entryMatchesDeps(i, want, deps), (w) => warnings.push(w));
     if (dup) return { dup };
@@ -115,6 +121,13 @@ export async function upload(cache: Cache, req: UploadRequest, hasher = new DepH
     txn.symlink(join(jobPath, hintName(depsListHex(deps.map((d) => d[0])))), entryName(keyHex, which));
     return { id, which, evicted };
   });
+  const outcome = await publish.catch(async (e: unknown) => {
+    throw e instanceof LockTimeoutError ? e : await abandon(e).catch(() => e);
+  });
+  if ('reclaimed' in outcome) {
+    removeTree(join(cache.root, tmp));
+    throw reclaimed();
+  }
   if ('dup' in outcome && outcome.dup) {
     removeTree(join(cache.root, tmp));
     if (!sameTargets(info.targets, outcome.dup.info.targets)) warnings.push(nondeterministic(req.job, outcome.dup.id));
@@ -122,6 +135,12 @@ export async function upload(cache: Cache, req: UploadRequest, hasher = new DepH
   }
   const { id, which, evicted } = outcome as { id: string; which: Which; evicted: number };
   return done({ uploaded: true, entry: id, which, bytes: size, evicted: evictedBefore + evicted });
+}
+
+function releaseIfHeld(cache: Cache, txn: ShardTxn, res: Reservation): boolean {
+  if (!exists(join(cache.root, reservationPath(txn.shard, res.token)))) return false;
+  txn.release(res);
+  return true;
 }
 
 function replaceEntry(txn: ShardTxn, id: string): void {

@@ -113,6 +113,40 @@ describe('dircache gc', { timeout: 300_000 }, () => {
     expect(fs.statSync(path.join(f.other, 'big.bin')).size).toBe(150 * 2 ** 20);
   });
 
+  it('an upload whose reservation gc reclaimed (past the grace) stores nothing and leaves the total right', async () => {
+    const f = makeFixture('400M');
+    upload(f, 'small');
+    const lm = path.join(f.cache, 'LMAKE');
+    fs.writeFileSync(path.join(f.ws, 'big.bin'), Buffer.alloc(150 * 2 ** 20, 7));
+    const child = cliSpawn(['upload', '--cache', f.cache, '--job', 'big', '--target', 'big.bin', '--repo-key', 'k'], { cwd: f.ws });
+    const exited = new Promise<number | null>((res) => child.on('exit', (c) => res(c)));
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    const reservedDir = path.join(lm, 'shards', '0', 'reserved');
+    const building = () => fs.readdirSync(reservedDir).some((t) => fs.existsSync(path.join(lm, 'tmp', t)));
+    while (!building()) await sleep(1);
+    child.kill('SIGSTOP');
+    const totalBefore = headOf(f.cache).total;
+    try {
+      // seen from another host, an upload older than the grace period is presumed dead
+      const [token] = fs.readdirSync(reservedDir);
+      const file = path.join(reservedDir, token!);
+      const rec = JSON.parse(fs.readFileSync(file, 'utf8'));
+      fs.writeFileSync(file, JSON.stringify({ ...rec, host: 'elsewhere', start: Date.now() - 2 * 3600_000 }) + '\n');
+      const r = admin(f, 'gc', '--json');
+      expect(r.code).toBe(0);
+      expect(r.json()).toMatchObject({ reservations: 1, reservedBytes: rec.bytes });
+      expect(headOf(f.cache).total).toBe(totalBefore - rec.bytes);
+    } finally {
+      child.kill('SIGCONT');
+    }
+    expect(await exited).toBe(2);
+    expect(stderr).toMatch(/took longer than gc's grace period and its reservation was reclaimed; nothing stored/);
+    expect(jobs(f)).toEqual(['small']);
+    expect(fs.readdirSync(path.join(lm, 'tmp'))).toEqual([]);
+    expect(checkCache(f.cache)).toMatchObject({ ok: true, problems: [] });
+  });
+
   it('downloads running during gc either hit with the right bytes or miss', async () => {
     const f = makeFixture();
     const names = ['d1', 'd2', 'd3', 'd4', 'd5', 'd6'];
