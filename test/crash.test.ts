@@ -1,5 +1,5 @@
 /**
- * Crashes (issue 5.2): clients SIGKILLed at random instants while they download and upload. After
+ * Crashes (issue 5.2): clients SIGKILLed at random instants while they download, upload, run and gc. After
  * each round a fresh client gets correct hits, the killed download's workspace holds whole files
  * only, and the invariants hold with no repair: whoever takes a dead holder's lock next finishes its
  * journaled update. DIRCACHE_SOAK=1 runs 500 rounds.
@@ -14,7 +14,7 @@ import { download } from '../src/download.js';
 import { jobToPath } from '../src/jobpath.js';
 import { shardPaths } from '../src/layout.js';
 import { upload } from '../src/upload.js';
-import { initCache, tempDir, writeFiles } from './helpers.js';
+import { cliSpawn, initCache, tempDir, writeFiles } from './helpers.js';
 import { NO_LEFTOVERS, cacheProblems, expectCleanByAdminTools, hasCommand, leftovers } from './invariants.js';
 import { depText, jobFiles, variantOf } from './fixtures/cache-jobs.mjs';
 
@@ -99,29 +99,35 @@ async function freshClientWorks(root: string, dir: string, round: number, env: R
 }
 
 describe('crashes', () => {
-  it(`${ROUNDS} rounds of SIGKILL during download and upload: correct hits after, whole files, invariants without repair`, async () => {
+  it(`${ROUNDS} rounds of SIGKILL during download, upload, run and gc: correct hits after, whole files, invariants without repair`, async () => {
     const dir = tempDir();
     const root = initCache(path.join(dir, 'cache'), '3M', ['--shards', '2']);
     const workspaces = [0, 1].map((i) => path.join(dir, `ws${i}`));
     for (const ws of workspaces) fs.mkdirSync(ws);
-    const seen = { locksLeft: 0, emptyLocksLeft: 0, journalsLeft: 0, reservationsLeft: 0 };
+    const seen = { locksLeft: 0, emptyLocksLeft: 0, journalsLeft: 0, reservationsLeft: 0, gcKilled: 0 };
     for (let round = 0; round < ROUNDS; round++) {
       // 'sync' makes every metadata write slower, so more kills land inside a commit
       const fileSync = round % 3 === 0 ? 'sync' : 'dir';
       // one client killed per round; the other workspace's stale files are what the next one finds
       const ws = workspaces[round % 2]!;
-      const kids = [startUntil('cache-worker.mjs', [root, ws, String(round + 1), '0', String(JOBS), String(VARIANTS)], 'go', { ...ROUND_ENV, DIRCACHE_FILE_SYNC: fileSync })];
+      // odd rounds also go through `run`; every fourth round a gc squeezing the cache is killed too
+      const worker = [root, ws, String(round + 1), '0', String(JOBS), String(VARIANTS), round % 2 ? 'run' : 'transfer'];
+      const kids = [startUntil('cache-worker.mjs', worker, 'go', { ...ROUND_ENV, DIRCACHE_FILE_SYNC: fileSync })];
       await Promise.all(kids.map((k) => k.ready));
+      const gc = round % 4 === 3 ? cliSpawn(['gc', '--cache', root, '--size', '1M', '--quiet'], { env: { ...ROUND_ENV, DIRCACHE_FILE_SYNC: fileSync } }) : undefined;
+      const gcExited = gc && new Promise<string | null>((r) => gc.on('close', (_code, signal) => r(signal)));
       for (const k of kids) {
         await sleep(rand(150));
         k.p.kill('SIGKILL');
       }
+      gc?.kill('SIGKILL');
       for (const k of kids) {
         const e = await k.exited;
         expect(e.err).toBe('');
         expect(e.out).not.toContain('WRONG');
         expect(e.signal).toBe('SIGKILL');
       }
+      if (gcExited) seen.gcKilled += (await gcExited) === 'SIGKILL' ? 1 : 0;
       for (let s = 0; s < 2; s++) {
         const lock = shardPaths(root, s).lock;
         if (fs.existsSync(lock)) seen[fs.readFileSync(lock, 'utf8') ? 'locksLeft' : 'emptyLocksLeft']++;
