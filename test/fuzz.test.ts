@@ -176,7 +176,8 @@ describe('damaged cache files', () => {
           expect(k).toBe(lruKey);
           const [b, a] = [before[k]!, after[k]!].map((s) => Buffer.from(s.split(' ')[2]!, 'base64'));
           expect(a.length).toBe(Math.max(b!.length, ACCESS_OFFSET + ACCESS_WIDTH));
-          for (let i = 0; i < a!.length; i++) if (i < ACCESS_OFFSET || i >= ACCESS_OFFSET + ACCESS_WIDTH) expect(a![i]).toBe(b![i]);
+          // (a record shorter than the access field, e.g. an emptied one, only grows by the pwrite)
+          for (let i = 0; i < b!.length; i++) if (i < ACCESS_OFFSET || i >= ACCESS_OFFSET + ACCESS_WIDTH) expect(a![i]).toBe(b![i]);
         }
       }),
       { numRuns: 16 * RUNS },
