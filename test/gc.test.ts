@@ -10,6 +10,23 @@ import { admin, download, downloadOutcome, entryOf, headOf, listed, makeFixture,
 
 const jobs = (f: ReturnType<typeof makeFixture>) => listed(f).map((e) => e.job);
 
+/** A 150 MiB upload stopped (SIGSTOP) once it has reserved room and is building its entry in LMAKE/tmp. */
+async function pausedBigUpload() {
+  const f = makeFixture('400M');
+  upload(f, 'small');
+  const lm = path.join(f.cache, 'LMAKE');
+  fs.writeFileSync(path.join(f.ws, 'big.bin'), Buffer.alloc(150 * 2 ** 20, 7));
+  const child = cliSpawn(['upload', '--cache', f.cache, '--job', 'big', '--target', 'big.bin', '--repo-key', 'k'], { cwd: f.ws });
+  const exited = new Promise<number | null>((res) => child.on('exit', (c) => res(c)));
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  const reservedDir = path.join(lm, 'shards', '0', 'reserved');
+  const building = () => fs.readdirSync(reservedDir).some((t) => fs.existsSync(path.join(lm, 'tmp', t)));
+  while (!building()) await sleep(1);
+  child.kill('SIGSTOP');
+  return { f, lm, reservedDir, child, exited, stderr: () => stderr };
+}
+
 // real CLI runs, many per test: allow for a loaded machine
 describe('dircache gc', { timeout: 300_000 }, () => {
   it('evicts down to a lower size, keeping exactly the most recently used entries that fit', () => {
@@ -55,20 +72,7 @@ describe('dircache gc', { timeout: 300_000 }, () => {
   });
 
   it('removes dead leftovers and keeps those of a live upload paused mid-way', async () => {
-    const f = makeFixture('400M');
-    upload(f, 'small');
-    const lm = path.join(f.cache, 'LMAKE');
-    const big = path.join(f.ws, 'big.bin');
-    fs.writeFileSync(big, Buffer.alloc(150 * 2 ** 20, 7));
-    const child = cliSpawn(['upload', '--cache', f.cache, '--job', 'big', '--target', 'big.bin', '--repo-key', 'k'], { cwd: f.ws });
-    const exited = new Promise<number | null>((res) => child.on('exit', (c) => res(c)));
-    let stderr = '';
-    child.stderr.on('data', (d) => (stderr += d));
-    const reservedDir = path.join(lm, 'shards', '0', 'reserved');
-    // paused once it has reserved and released the lock: building its entry in LMAKE/tmp
-    const building = () => fs.readdirSync(reservedDir).some((t) => fs.existsSync(path.join(lm, 'tmp', t)));
-    while (!building()) await sleep(1);
-    child.kill('SIGSTOP');
+    const { f, lm, reservedDir, child, exited, stderr: errOf } = await pausedBigUpload();
     try {
       const live = fs.readdirSync(reservedDir);
       // leftovers: a dead local upload, an old one from another host, a young one from another host
@@ -105,7 +109,7 @@ describe('dircache gc', { timeout: 300_000 }, () => {
       child.kill('SIGCONT');
     }
     expect(await exited).toBe(0);
-    expect(stderr).toBe('');
+    expect(errOf()).toBe('');
     expect(checkCache(f.cache)).toMatchObject({ ok: true });
     expect(fs.readdirSync(reservedDir)).toEqual([]);
     const c = cliSpawn(['download', '--cache', f.cache, '--job', 'big'], { cwd: f.other });
@@ -114,18 +118,7 @@ describe('dircache gc', { timeout: 300_000 }, () => {
   });
 
   it('an upload whose reservation gc reclaimed (past the grace) stores nothing and leaves the total right', async () => {
-    const f = makeFixture('400M');
-    upload(f, 'small');
-    const lm = path.join(f.cache, 'LMAKE');
-    fs.writeFileSync(path.join(f.ws, 'big.bin'), Buffer.alloc(150 * 2 ** 20, 7));
-    const child = cliSpawn(['upload', '--cache', f.cache, '--job', 'big', '--target', 'big.bin', '--repo-key', 'k'], { cwd: f.ws });
-    const exited = new Promise<number | null>((res) => child.on('exit', (c) => res(c)));
-    let stderr = '';
-    child.stderr.on('data', (d) => (stderr += d));
-    const reservedDir = path.join(lm, 'shards', '0', 'reserved');
-    const building = () => fs.readdirSync(reservedDir).some((t) => fs.existsSync(path.join(lm, 'tmp', t)));
-    while (!building()) await sleep(1);
-    child.kill('SIGSTOP');
+    const { f, lm, reservedDir, child, exited, stderr: errOf } = await pausedBigUpload();
     const totalBefore = headOf(f.cache).total;
     try {
       // seen from another host, an upload older than the grace period is presumed dead
@@ -141,7 +134,7 @@ describe('dircache gc', { timeout: 300_000 }, () => {
       child.kill('SIGCONT');
     }
     expect(await exited).toBe(2);
-    expect(stderr).toMatch(/took longer than gc's grace period and its reservation was reclaimed; nothing stored/);
+    expect(errOf()).toMatch(/took longer than gc's grace period and its reservation was reclaimed; nothing stored/);
     expect(jobs(f)).toEqual(['small']);
     expect(fs.readdirSync(path.join(lm, 'tmp'))).toEqual([]);
     expect(checkCache(f.cache)).toMatchObject({ ok: true, problems: [] });
