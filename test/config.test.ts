@@ -16,7 +16,7 @@ import {
   templatePath,
   type CacheConfig,
 } from '../src/config.js';
-import { ConfigError, PermissionError } from '../src/errors.js';
+import { ConfigError } from '../src/errors.js';
 import { SizeError } from '../src/size.js';
 
 const F = '/c/LMAKE/config.py';

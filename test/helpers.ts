@@ -19,20 +19,23 @@ export interface CliResult {
   json: () => any; // eslint-disable-line @typescript-eslint/no-explicit-any -- parsed --json output
 }
 
-/** Run the built CLI. Env is isolated: no DIRCACHE_* from the outer environment, a private digest cache. */
-export function cli(args: readonly string[], opts: { cwd?: string; env?: Record<string, string | undefined>; input?: string } = {}): CliResult {
+/** This process's environment without any DIRCACHE_* setting, with no digest cache, plus `extra`. */
+export function testEnv(extra: Record<string, string | undefined> = {}): Record<string, string | undefined> {
   const env: Record<string, string | undefined> = { ...process.env };
   for (const k of Object.keys(env)) if (k.startsWith('DIRCACHE_')) delete env[k];
-  Object.assign(env, { DIRCACHE_DIGEST_CACHE: '' }, opts.env);
+  return Object.assign(env, { DIRCACHE_DIGEST_CACHE: '' }, extra);
+}
+
+/** Run the built CLI. Env is isolated: no DIRCACHE_* from the outer environment, a private digest cache. */
+export function cli(args: readonly string[], opts: { cwd?: string; env?: Record<string, string | undefined>; input?: string } = {}): CliResult {
+  const env = testEnv(opts.env);
   const r: SpawnSyncReturns<string> = spawnSync(process.execPath, [BIN, ...args], { cwd: opts.cwd, env, encoding: 'utf8', input: opts.input });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr, json: () => JSON.parse(r.stdout) };
 }
 
 /** Same, not waiting: for concurrency and kill tests. */
 export function cliSpawn(args: readonly string[], opts: { cwd?: string; env?: Record<string, string | undefined> } = {}) {
-  const env: Record<string, string | undefined> = { ...process.env };
-  for (const k of Object.keys(env)) if (k.startsWith('DIRCACHE_')) delete env[k];
-  Object.assign(env, { DIRCACHE_DIGEST_CACHE: '' }, opts.env);
+  const env = testEnv(opts.env);
   return spawn(process.execPath, [BIN, ...args], { cwd: opts.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
 }
 

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseConfigPy } from '../src/config.js';
 import { checkCache } from './lru-check.js';
-import { BIN, cli, git, makeRepo, snapshot, tempDir, writeFiles } from './helpers.js';
+import { BIN, cli, git, makeRepo, snapshot, tempDir, writeFiles, testEnv } from './helpers.js';
 
 let base: string;
 beforeEach(() => {
@@ -15,8 +15,7 @@ afterEach(() => fs.rmSync(base, { recursive: true, force: true }));
 /** The CLI under `umask 077`, as a user with a private umask would run it. */
 function dcUmask077(args: string[], cwd = base) {
   const quoted = [process.execPath, BIN, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
-  const env = { ...process.env, DIRCACHE_DIGEST_CACHE: '' };
-  for (const k of Object.keys(env)) if (k.startsWith('DIRCACHE_') && k !== 'DIRCACHE_DIGEST_CACHE') delete env[k];
+  const env = testEnv();
   const r = spawnSync('/bin/sh', ['-c', `umask 077; exec ${quoted}`], { cwd, env, encoding: 'utf8' });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }

@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NO_LEFTOVERS, cacheProblems, expectCleanByAdminTools, leftovers } from './invariants.js';
-import { REPO, cli, tempDir, writeFiles } from './helpers.js';
+import { REPO, cli, tempDir, writeFiles, testEnv } from './helpers.js';
 
 const SCRIPTS = path.join(REPO, 'test', 'netfs');
 const CLIENT = path.join(SCRIPTS, 'client.mjs');
@@ -54,8 +54,7 @@ function netfs(f: Fs, action: 'up' | 'down', dirs: string[]): void {
 }
 
 function client(cacheDir: string, ws: string, seed: number, ms: number): Promise<Summary> {
-  const env = { ...process.env, DIRCACHE_DIGEST_CACHE: '' };
-  for (const k of Object.keys(env)) if (k.startsWith('DIRCACHE_') && k !== 'DIRCACHE_DIGEST_CACHE') delete env[k];
+  const env = testEnv();
   const p = spawn(process.execPath, [CLIENT, cacheDir, ws, String(seed), String(ms), '12', '3'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';

@@ -32,7 +32,7 @@ beforeEach(() => {
 
 afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-type Crafted = Partial<Target> & { path: string; kind: string; data?: string };
+type Crafted = Omit<Partial<Target>, 'kind'> & { path: string; kind: string; data?: string };
 
 /** Write an entry for `job` by hand (checksum valid, no deps: it matches anywhere) and link it as newest. */
 async function craft(job: string, targets: Crafted[], dataLinks: Record<string, string> = {}): Promise<string> {
