@@ -18,8 +18,8 @@ if (op === 'check') {
   out = { entries: r.entries, bytes: r.bytes };
 } else if (op === 'repair' && distHas('repair')) {
   const { repair } = await lib('repair');
-  const r = await repair(cache, { dryRun: arg === 'dry' });
-  out = { result: Object.fromEntries(Object.entries(r).filter(([, v]) => typeof v !== 'object')) };
+  const r = await repair(cache, { dryRun: arg === 'dry', graceMs: 3600_000 });
+  out = { entries: r.entries, count: r.problems.length, problems: r.problems.slice(0, 5) };
 } else {
   out = { missing: true };
 }

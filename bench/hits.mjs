@@ -2,8 +2,8 @@
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import { fillCache } from './fill.mjs';
-import { QUICK, REPO, cliEnv, fmtMs, fmtRate, log, median, row, timeMedian } from './lib.mjs';
-import { hit, hitCache, newCache, newWorkspace, seedJob } from './setup.mjs';
+import { QUICK, REPO, cliEnv, fmtMs, fmtRate, lib, log, median, row, timeMedian } from './lib.mjs';
+import { SHARDS, hit, hitCache, newCache, newWorkspace, seedJob } from './setup.mjs';
 
 const BIG = QUICK ? 2000 : 100_000;
 const HITS = QUICK ? 50 : 400;
@@ -51,11 +51,17 @@ async function hitThroughput(root, workspaces, secs) {
 
 export async function measureParallel() {
   const root = newCache('par');
-  fillCache(root, 100);
+  await fillCache(root, 100);
+  // jobs on distinct shards: what is measured is the hit path, not two jobs queueing for one lock
+  const { jobToPath, jobShardIndex } = await lib('jobpath');
   const jobs = [];
-  for (let i = 0; i < 8; i++) {
-    const ws = newWorkspace(`par-ws${i}`);
-    const job = `obj/par${i}.o`;
+  const used = new Set();
+  for (let k = 0; jobs.length < 8; k++) {
+    const job = `obj/par${k}.o`;
+    const shard = jobShardIndex(jobToPath(job), SHARDS);
+    if (used.has(shard)) continue;
+    used.add(shard);
+    const ws = newWorkspace(`par-ws${jobs.length}`);
     await seedJob(root, ws, job);
     jobs.push({ ws, job });
   }
@@ -68,6 +74,6 @@ export async function measureParallel() {
   const r1 = median(one), r8 = median(eight);
   return [row({
     id: 'parallel', what: '8 processes doing hits on distinct jobs', value: fmtRate(r8, 'hits/s'), baseline: `1 process: ${fmtRate(r1, 'hits/s')}`,
-    ratio: r8 / r1, goal: 'throughput >= 1.5x', pass: r8 / r1 >= 1.5, note: `median of ${one.length} rounds of ${secs} s`,
+    ratio: r8 / r1, goal: 'throughput >= 1.5x', pass: r8 / r1 >= 1.5, note: `median of ${one.length} rounds of ${secs} s; the 8 jobs are on 8 distinct shards`,
   })];
 }

@@ -49,7 +49,7 @@ export async function measureNetfs() {
     const d1Bad = d1.reduce((s, r) => s + r.bad + r.aborted, 0);
 
     const root = newCache('netfs-cache');
-    fillCache(root, JOBS);
+    await fillCache(root, JOBS);
     fs.renameSync(root, path.join(exp, 'dc'));
     log(`dircache: ${CLIENTS} clients for ${secs} s`);
     const ours = await clients((i, start, dur) => [path.join(HERE, 'dc-client.mjs'), path.join(mnts[i % 2], 'dc'), scratch(`netfs-ws${i}`), String(JOBS), start, dur], secs);

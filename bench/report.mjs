@@ -39,7 +39,7 @@ export function writeReport(rows, { secs, quick, out }) {
     '## Notes on the rows',
     '',
     ...notes,
-    ...(trace ? ['', '## A hit, under its shard\'s lock (strace of one `dircache download`)', '', '```', ...trace, '```'] : []),
+    ...(trace ? ['', '## A hit\'s file operations on the cache under its shard\'s lock (strace of one `dircache download`)', '', '```', ...trace, '```'] : []),
     '',
     ...(fs.existsSync(findings) ? [fs.readFileSync(findings, 'utf8').trim(), ''] : []),
   ];

@@ -28,6 +28,12 @@ const steps = [
   ['Make rebuild', measureMake],
 ];
 
+// an interrupted run still removes its scratch dir (the sshfs row unmounts in its own finally)
+for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => {
+  cleanScratch();
+  process.exit(130);
+});
+
 const rows = [];
 const t0 = Date.now();
 try {
@@ -42,12 +48,12 @@ try {
     }
     log(`${name}: ${((Date.now() - s) / 1000).toFixed(1)} s`);
   }
+  const secs = (Date.now() - t0) / 1000;
+  const out = QUICK ? path.join(os.tmpdir(), 'dircache-benchmarks-quick.md') : path.join(REPO, 'docs', 'benchmarks.md');
+  const table = writeReport(rows, { secs, quick: QUICK, out });
+  process.stdout.write(table + '\n');
+  log(`wrote ${path.relative(process.cwd(), out)} (${secs.toFixed(0)} s; removing the scratch dir)`);
 } finally {
   cleanScratch();
   fs.rmSync(process.env.DIRCACHE_DIGEST_CACHE, { force: true });
 }
-const secs = (Date.now() - t0) / 1000;
-const out = QUICK ? path.join(os.tmpdir(), 'dircache-benchmarks-quick.md') : path.join(REPO, 'docs', 'benchmarks.md');
-const table = writeReport(rows, { secs, quick: QUICK, out });
-process.stdout.write(table + '\n');
-log(`wrote ${path.relative(process.cwd(), out)} (${secs.toFixed(0)} s)`);

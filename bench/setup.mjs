@@ -49,7 +49,7 @@ export async function hit(cache, job) {
 /** A cache of `filler` entries plus one 4 KiB job, and a workspace that hits it. */
 export async function hitCache(filler, prefix) {
   const root = newCache(prefix);
-  if (filler) fillCache(root, filler);
+  if (filler) await fillCache(root, filler);
   const ws = newWorkspace(`${prefix}-ws`);
   const cache = await seedJob(root, ws, 'obj/hit.o');
   return { root, ws, cache };
