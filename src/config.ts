@@ -1,8 +1,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { ConfigError, DircacheError, PermissionError } from './errors.js';
 import { SizeError, parseDuration, parseSize } from './size.js';
+import { packagePath } from './package-root.js';
 
 export type Perm = 'none' | 'group' | 'other';
 export type FileSync = 'none' | 'dir' | 'sync';
@@ -450,5 +450,5 @@ export function readRepoFile(repoRoot: string): { file: string; values: Partial<
 
 /** LMAKE-template/config.py: `..` from src/ (vitest) and from dist/ (built) is the package root. */
 export function templatePath(): string {
-  return fileURLToPath(new URL('../LMAKE-template/config.py', import.meta.url));
+  return packagePath('LMAKE-template/config.py');
 }

@@ -36,3 +36,12 @@ export function reportError(flags: OutputFlags, e: unknown): number {
   process.stderr.write(`dircache: internal error (please report): ${err?.stack ?? String(e)}\n`);
   return EXIT.error;
 }
+
+/** Run a command's handler: errors become one line and an exit code (README "Exit codes"). */
+export async function runGuarded<A extends OutputFlags>(handler: (a: A) => void | Promise<void>, args: A): Promise<void> {
+  try {
+    await handler(args);
+  } catch (e) {
+    process.exitCode = reportError(args, e);
+  }
+}

@@ -11,12 +11,21 @@ export interface ClientArgs extends OutputFlags {
   'file-sync'?: FileSync;
 }
 
+/** Options every command takes. */
+export const globalOptions = {
+  json: { type: 'boolean', describe: 'print one JSON object (for scripts)' },
+  quiet: { alias: 'q', type: 'boolean', describe: 'print nothing but errors' },
+} as const;
+
 /** Options every command that opens a cache takes. */
+export const clientOptionSpec = {
+  cache: { type: 'string', describe: 'cache dir (else DIRCACHE_DIR, else "cache" in the repo\'s .dircache.json)' },
+  perm: { type: 'string', choices: ['none', 'group', 'other'], describe: "override the cache's perm for files this client creates" },
+  'file-sync': { type: 'string', choices: ['none', 'dir', 'sync'], describe: "override the cache's file_sync" },
+} as const;
+
 export function clientOptions<T>(y: Argv<T>) {
-  return y
-    .option('cache', { type: 'string', describe: 'cache dir (else DIRCACHE_DIR, else "cache" in the repo\'s .dircache.json)' })
-    .option('perm', { choices: ['none', 'group', 'other'] as const, describe: "override the cache's perm for files this client creates" })
-    .option('file-sync', { choices: ['none', 'dir', 'sync'] as const, describe: "override the cache's file_sync" });
+  return y.options(clientOptionSpec);
 }
 
 function optionsFromArgs(a: ClientArgs & { 'repo-key'?: string }) {

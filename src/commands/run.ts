@@ -1,7 +1,7 @@
 import type { Argv } from 'yargs';
 import { formatSize } from '../size.js';
 import { printResult, warn } from '../output.js';
-import { type ClientArgs, clientFromArgs, clientOptions, jobOptions, parseInputs } from './common.js';
+import { type ClientArgs, clientFromArgs, clientOptionSpec, jobOptions, parseInputs } from './common.js';
 
 type RunArgs = ClientArgs & {
   job: string;
@@ -18,16 +18,21 @@ type RunArgs = ClientArgs & {
 export const runCommand = {
   command: 'run',
   describe: "download a job's targets; on a miss run CMD and upload them (exit code: CMD's)",
+  options: {
+    ...clientOptionSpec,
+    ...jobOptions,
+    target: { type: 'string', array: true, demandOption: true, describe: 'a file, symlink or dir CMD makes, relative to cwd' },
+    'deps-file': { type: 'string', describe: 'a Make-style .d file CMD writes (gcc -MD -MF FILE), read after CMD ran: its prerequisites are deps' },
+    'repo-key': { type: 'string', describe: 'default: "<repo root> <HEAD sha>" (outside git: the cwd)' },
+    download: { type: 'boolean', default: true, describe: 'look in the cache first (--no-download: always run CMD)' },
+    upload: { type: 'boolean', default: true, describe: 'store the result after a successful run (--no-upload: consume only)' },
+  } as const,
+  rest: true,
   builder: (y: Argv) =>
-    clientOptions(y)
+    y
       .usage('$0 run --job NAME --target PATH... [--dep PATH...] [--deps-file FILE] [--input K=V...] -- CMD ARGS...')
       .parserConfiguration({ 'populate--': true })
-      .options(jobOptions)
-      .option('target', { type: 'string', array: true, demandOption: true, describe: 'a file, symlink or dir CMD makes, relative to cwd' })
-      .option('deps-file', { type: 'string', describe: "a Make-style .d file CMD writes (gcc -MD -MF FILE), read after CMD ran: its prerequisites are deps" })
-      .option('repo-key', { type: 'string', describe: 'default: "<repo root> <HEAD sha>" (outside git: the cwd)' })
-      .option('download', { type: 'boolean', default: true, describe: 'look in the cache first (--no-download: always run CMD)' })
-      .option('upload', { type: 'boolean', default: true, describe: 'store the result after a successful run (--no-upload: consume only)' })
+      .options(runCommand.options)
       .example('$0 run --job obj/a.o --target obj/a.o --deps-file obj/a.d -- gcc -c -MD -MF obj/a.d src/a.c -o obj/a.o', '')
       .epilog(
         'CMD runs without a shell, with stdin/stdout/stderr inherited; SIGTERM/SIGINT/SIGHUP are passed on to it. ' +

@@ -2,14 +2,15 @@ import type { Argv } from 'yargs';
 import { EXIT } from '../errors.js';
 import { formatSize } from '../size.js';
 import { printResult, warn } from '../output.js';
-import { type ClientArgs, clientFromArgs, clientOptions, jobOptions, parseInputs } from './common.js';
+import { type ClientArgs, clientFromArgs, clientOptionSpec, jobOptions, parseInputs } from './common.js';
 
 type JobArgs = ClientArgs & { job: string; dep?: string[]; input?: string[] };
 
 export const downloadCommand = {
   command: 'download',
   describe: 'restore a job\'s targets from the cache into this workspace (exit 0 hit, 1 miss)',
-  builder: (y: Argv) => clientOptions(y).options(jobOptions).example('$0 download --job obj/a.o --dep src/a.c', ''),
+  options: { ...clientOptionSpec, ...jobOptions },
+  builder: (y: Argv) => y.options(downloadCommand.options).example('$0 download --job obj/a.o --dep src/a.c', ''),
   async handler(a: JobArgs): Promise<void> {
     const r = await clientFromArgs(a).download({ job: a.job, deps: a.dep, inputs: parseInputs(a.input) });
     for (const w of r.warnings) warn(a, w);
@@ -23,13 +24,14 @@ export const downloadCommand = {
 export const uploadCommand = {
   command: 'upload',
   describe: "store a job's targets in the cache, keyed by job, deps, inputs and repo key",
-  builder: (y: Argv) =>
-    clientOptions(y)
-      .options(jobOptions)
-      .option('target', { type: 'string', array: true, demandOption: true, describe: 'a file, symlink or dir (recursively) the job produced, relative to cwd' })
-      .option('repo-key', { type: 'string', describe: 'default: "<repo root> <HEAD sha>" (outside git: the cwd)' })
-      .option('exe-time', { type: 'number', describe: 'seconds the job took (what a hit saves)' })
-      .example('$0 upload --job obj/a.o --target obj/a.o --dep src/a.c --input cc=gcc-12', ''),
+  options: {
+    ...clientOptionSpec,
+    ...jobOptions,
+    target: { type: 'string', array: true, demandOption: true, describe: 'a file, symlink or dir (recursively) the job produced, relative to cwd' },
+    'repo-key': { type: 'string', describe: 'default: "<repo root> <HEAD sha>" (outside git: the cwd)' },
+    'exe-time': { type: 'number', describe: 'seconds the job took (what a hit saves)' },
+  } as const,
+  builder: (y: Argv) => y.options(uploadCommand.options).example('$0 upload --job obj/a.o --target obj/a.o --dep src/a.c --input cc=gcc-12', ''),
   async handler(a: JobArgs & { target: string[]; 'repo-key'?: string; 'exe-time'?: number }): Promise<void> {
     const r = await clientFromArgs(a).upload({ job: a.job, targets: a.target, deps: a.dep, inputs: parseInputs(a.input), repoKey: a['repo-key'], exeTime: a['exe-time'] });
     for (const w of r.warnings) warn(a, w);
