@@ -8,7 +8,7 @@ import { jobToPath } from './jobpath.js';
 import { ENTRY_DATA } from './layout.js';
 import { recordAccess } from './lru.js';
 import { findRepoRoot } from './repo.js';
-import { entryMatches, findMatch, listCandidates, removeEntry } from './entries.js';
+import { entryMatches, findMatch, hintedEntry, listCandidates, removeEntry } from './entries.js';
 import { restoreTargets } from './workspace.js';
 
 export interface DownloadRequest {
@@ -46,9 +46,14 @@ export async function download(cache: Cache, req: DownloadRequest, hasher = new 
   const { root } = findRepoRoot(cache.cwd);
   const want = { job: req.job, inputs: req.inputs ?? {} };
   const hint = req.deps?.length ? depsListHex(req.deps.map((d) => depKey(root, cache.cwd, d))) : undefined;
-  let names = listCandidates(cache, jobPath, hint);
+  // the hinted entry alone first: the common hit then costs a readlink, not a listing of the job dir
+  const hinted = hint ? hintedEntry(cache, jobPath, hint) : undefined;
+  function* batches() {
+    if (hinted) yield [hinted];
+    yield listCandidates(cache, jobPath, hinted ? [hinted] : []);
+  }
   try {
-    while (names.length) {
+    for (let names of batches()) while (names.length) {
       const m = findMatch(cache, jobPath, names, (info) => entryMatches(hasher, root, info, want), (w) => warnings.push(w));
       if (!m) break;
       names = names.slice(names.indexOf(m.id.slice(jobPath.length + 1)) + 1);

@@ -2,43 +2,46 @@ import * as fs from 'node:fs';
 import { join } from 'node:path';
 import type { Cache } from './cache.js';
 import { CorruptEntryError } from './errors.js';
-import { isNotFound, readTextIfExists, refreshDirs, uniqueName } from './fsutil.js';
+import { isNotFound, lookupFresh, readTextIfExists, uniqueName } from './fsutil.js';
 import { type Dep, type Info, decodeInfo, sameInputs } from './info.js';
 import { ADMIN_DIR, ENTRY_INFO, HINT_PREFIX, parseEntryName } from './layout.js';
 import { type DepHasher, depsMatch } from './deps.js';
 
 /** Reading a job's entries: candidates, their info, whether one matches a workspace. */
 
-/** Entry names in a job dir, the hinted one first, then `last` before `first` (the fresher result). */
-export function listCandidates(cache: Cache, jobPath: string, hint?: string): string[] {
-  const jobDir = join(cache.root, jobPath);
-  refreshDirs(cache.policy, join(jobDir, 'x'));
-  const names: string[] = [];
-  if (hint) {
+/** The entry the deps hint points at (a hint only: the caller still checks it matches). */
+export function hintedEntry(cache: Cache, jobPath: string, hint: string): string | undefined {
+  const link = join(cache.root, jobPath, HINT_PREFIX + hint);
+  const target = lookupFresh(cache.policy, link, () => {
     try {
-      const target = fs.readlinkSync(join(jobDir, HINT_PREFIX + hint));
-      if (parseEntryName(target)) names.push(target);
+      return fs.readlinkSync(link);
     } catch (e) {
-      if (!isNotFound(e) && (e as NodeJS.ErrnoException).code !== 'EINVAL') throw e;
+      if (isNotFound(e) || (e as NodeJS.ErrnoException).code === 'EINVAL') return undefined;
+      throw e;
     }
-  }
-  let all: string[];
-  try {
-    all = fs.readdirSync(jobDir);
-  } catch (e) {
-    if (isNotFound(e)) return names;
-    throw e;
-  }
-  const rest = all.filter((n) => parseEntryName(n) && !names.includes(n));
-  rest.sort((a, b) => Number(b.endsWith('-last')) - Number(a.endsWith('-last')));
-  return [...names, ...rest];
+  });
+  return target && parseEntryName(target) ? target : undefined;
+}
+
+/** Entry names in a job dir, `last` before `first` (the fresher result), less those in `skip`. */
+export function listCandidates(cache: Cache, jobPath: string, skip: readonly string[] = []): string[] {
+  const jobDir = join(cache.root, jobPath);
+  const all = lookupFresh(cache.policy, join(jobDir, 'x'), () => {
+    try {
+      return fs.readdirSync(jobDir);
+    } catch (e) {
+      if (isNotFound(e)) return undefined;
+      throw e;
+    }
+  });
+  const names = (all ?? []).filter((n) => parseEntryName(n) && !skip.includes(n));
+  return names.sort((a, b) => Number(b.endsWith('-last')) - Number(a.endsWith('-last')));
 }
 
 /** An entry's info, or undefined if it is gone; a damaged one throws CorruptEntryError. */
 export function readInfo(cache: Cache, id: string): { info: Info; text: string } | undefined {
   const path = join(cache.root, id, ENTRY_INFO);
-  refreshDirs(cache.policy, path);
-  const text = readTextIfExists(path);
+  const text = lookupFresh(cache.policy, path, () => readTextIfExists(path));
   if (text === undefined) return undefined;
   return { info: decodeInfo(text, path), text };
 }

@@ -43,14 +43,17 @@ export function mkdirp(p: FsPolicy, dir: string): void {
 }
 
 /**
- * file_sync='dir': opening each directory from the root down to `path`'s parent makes an NFS client
- * revalidate them (close-to-open), so files another host just renamed in become visible.
+ * file_sync='dir': opening a directory makes an NFS client revalidate it (close-to-open), so names
+ * another host just renamed in become visible. Only `path`'s own directory is opened: its parents
+ * change only when a job dir is first made. `wholeChain` opens every directory from the root down,
+ * for a retry after a lookup failed on a name that may be new.
  */
-export function refreshDirs(p: FsPolicy, path: string): void {
+export function refreshDirs(p: FsPolicy, path: string, wholeChain = false): void {
   if (p.fileSync !== 'dir') return;
-  const rel = relative(p.root, dirname(path));
-  let dir = p.root;
-  const parts = rel && !rel.startsWith('..') ? rel.split(sep) : [];
+  const parent = dirname(path);
+  const rel = relative(p.root, parent);
+  const parts = wholeChain && rel && !rel.startsWith('..') ? rel.split(sep) : [];
+  let dir = wholeChain ? p.root : parent;
   for (let i = 0; ; i++) {
     try {
       fs.closeSync(fs.openSync(dir, 'r'));
@@ -60,6 +63,15 @@ export function refreshDirs(p: FsPolicy, path: string): void {
     if (i >= parts.length) return;
     dir = join(dir, parts[i]!);
   }
+}
+
+/** Run a lookup; if it finds nothing under file_sync='dir', revalidate the whole path and look again. */
+export function lookupFresh<T>(p: FsPolicy, path: string, lookup: () => T | undefined): T | undefined {
+  refreshDirs(p, path);
+  const found = lookup();
+  if (found !== undefined || p.fileSync !== 'dir') return found;
+  refreshDirs(p, path, true);
+  return lookup();
 }
 
 /** After a change: 'dir' revalidates the parents, 'sync' fsyncs the file and its directory. */
