@@ -10,7 +10,7 @@ size = '{{size}}'
 # the cache creates group (or group and other) read-write whatever the umask. Clients may override it.
 perm = '{{perm}}'
 
-# file_sync (default 'dir'): 'none' trusts the filesystem; 'dir' opens the enclosing dirs before reading
+# file_sync (default 'dir'): 'none' trusts the filesystem; 'dir' opens the enclosing dir before reading
 # what another client wrote and after writing (NFS close-to-open consistency for dir contents);
 # 'sync' fsyncs files and their dirs after each change. Clients may override it.
 file_sync = '{{file_sync}}'
