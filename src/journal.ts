@@ -63,7 +63,13 @@ function applyOp(p: FsPolicy, op: JournalOp): void {
   const abs = (rel: string) => join(p.root, rel);
   switch (op.op) {
     case 'write':
-      writeInPlace(p, abs(op.path), op.text);
+      try {
+        writeInPlace(p, abs(op.path), op.text);
+      } catch (e) {
+        // the record's dir is gone (a stale network view lost the rename before it): nothing to
+        // write into; the list's check and repair see the missing entry
+        if (!isNotFound(e) || exists(dirname(abs(op.path)))) throw e;
+      }
       return;
     case 'rename':
       // On a replay `from` may name a newer dir (a replaced `last` republished by a later op), so

@@ -44,13 +44,13 @@ export function download(f: Fixture, job: string): 'hit' | 'miss' {
   return downloadOutcome(f, job, r.code);
 }
 
-export function downloadOutcome(f: Fixture, job: string, code: number | null): 'hit' | 'miss' {
+export function downloadOutcome(f: Fixture, job: string, code: number | null, stderr = ''): 'hit' | 'miss' {
   const file = path.join(f.other, outName(job));
   if (code === 0) {
     expect(fs.readFileSync(file).equals(f.content.get(job)!)).toBe(true);
     return 'hit';
   }
-  expect(code).toBe(1);
+  expect(code, stderr).toBe(1);
   expect(fs.existsSync(file)).toBe(false);
   return 'miss';
 }

@@ -147,12 +147,14 @@ describe('dircache gc', { timeout: 300_000 }, () => {
     const runs = names.map((j) => {
       fs.rmSync(path.join(f.other, 'out', `${j}.bin`), { force: true });
       const c = cliSpawn(['download', '--cache', f.cache, '--job', j, '--dep', 'src.c'], { cwd: f.other });
-      return new Promise<number | null>((res) => c.on('exit', res)).then((code) => [j, code] as const);
+      let stderr = '';
+      c.stderr.on('data', (d) => (stderr += d));
+      return new Promise<number | null>((res) => c.on('close', res)).then((code) => [j, code, stderr] as const);
     });
     const gcRun = cliSpawn(['gc', '--cache', f.cache, '--size', '1']);
     const gcCode = await new Promise((res) => gcRun.on('exit', res));
     expect(gcCode).toBe(0);
-    for (const [j, code] of await Promise.all(runs)) expect(['hit', 'miss']).toContain(downloadOutcome(f, j, code));
+    for (const [j, code, stderr] of await Promise.all(runs)) expect(['hit', 'miss']).toContain(downloadOutcome(f, j, code, stderr));
     expect(checkCache(f.cache).problems).toEqual([]);
   });
 

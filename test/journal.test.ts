@@ -110,5 +110,19 @@ describe('journal', () => {
     expect(replayJournal(p, journal)).toBe(0); // no journal at all
     checkCache(p.root);
   });
-});
 
+  it('a record write into an entry dir that is gone is skipped, and the ops after it still run', () => {
+    const p = pristine('gone');
+    const journal = shardPaths(p.root, 0).journal;
+    const ops: JournalOp[] = [
+      { op: 'rename', from: 'LMAKE/tmp/vanished', to: 'job/c/key-00000000000000cc-first' },
+      { op: 'write', path: 'job/c/key-00000000000000cc-first/lru', text: 'never written\n' },
+      { op: 'unlink', path: `${TMP}/info` },
+    ];
+    fs.writeFileSync(journal, encodeJournal(ops));
+    expect(replayJournal(p, journal)).toBe(3);
+    expect(fs.existsSync(path.join(p.root, 'job/c'))).toBe(false);
+    expect(fs.existsSync(path.join(p.root, TMP, 'info'))).toBe(false);
+    expect(fs.existsSync(journal)).toBe(false);
+  });
+});
