@@ -27,6 +27,9 @@ function clients(argsOf, secs) {
   return Promise.all(Array.from({ length: CLIENTS }, (_, i) => spawnJson(argsOf(i, String(start), String(secs * 1000)))));
 }
 
+// the test suite's own set-up script: one sshd on loopback, two independent mounts
+const SSHFS = path.join(REPO, 'test', 'netfs', 'sshfs.sh');
+
 const skipped = (why) => [row({ id: 'netfs', what: 'share-wide hits/s, 8 clients over two sshfs mounts (16 shards)', value: 'skipped', baseline: "lmake's design D1", goal: '>= 3x', note: why })];
 
 export async function measureNetfs() {
@@ -35,7 +38,7 @@ export async function measureNetfs() {
   const exp = path.join(base, 'export');
   const mnts = [path.join(base, 'a'), path.join(base, 'b')];
   try {
-    run('bash', [path.join(HERE, 'sshfs.sh'), 'up', exp, ...mnts], { stdio: ['ignore', 'ignore', 'pipe'] });
+    run('bash', [SSHFS, 'up', exp, ...mnts], { stdio: ['ignore', 'ignore', 'pipe'] });
   } catch (e) {
     return skipped(`skipped: sshfs could not be set up (${e.message.split('\n').slice(-2).join(' ').trim()})`);
   }
@@ -62,7 +65,7 @@ export async function measureNetfs() {
     })];
   } finally {
     try {
-      run('bash', [path.join(HERE, 'sshfs.sh'), 'down', ...mnts], { stdio: ['ignore', 'ignore', 'pipe'] });
+      run('bash', [SSHFS, 'down', exp, ...mnts], { stdio: ['ignore', 'ignore', 'pipe'] });
     } catch (e) {
       log(`sshfs down failed: ${e.message}`);
     }
