@@ -54,6 +54,10 @@ export function parseInputs(list: readonly string[] | undefined): Record<string,
   return out;
 }
 
+export const repoKeyOption = {
+  'repo-key': { type: 'string', describe: 'default: "<repo root> <HEAD sha>" (outside git: the cwd)' },
+} as const;
+
 export const jobOptions = {
   job: { type: 'string', demandOption: true, describe: 'job name, any string (e.g. obj/foo.o); entries are keyed by it' },
   dep: { type: 'string', array: true, describe: 'a file the job read (relative to cwd, or absolute); may be absent' },

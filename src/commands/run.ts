@@ -1,7 +1,7 @@
 import type { Argv } from 'yargs';
 import { formatSize } from '../size.js';
 import { printResult, warn } from '../output.js';
-import { type ClientArgs, clientFromArgs, clientOptionSpec, jobOptions, parseInputs } from './common.js';
+import { type ClientArgs, clientFromArgs, clientOptionSpec, jobOptions, parseInputs, repoKeyOption } from './common.js';
 
 type RunArgs = ClientArgs & {
   job: string;
@@ -21,9 +21,9 @@ export const runCommand = {
   options: {
     ...clientOptionSpec,
     ...jobOptions,
+    ...repoKeyOption,
     target: { type: 'string', array: true, demandOption: true, describe: 'a file, symlink or dir CMD makes, relative to cwd' },
     'deps-file': { type: 'string', describe: 'a Make-style .d file CMD writes (gcc -MD -MF FILE), read after CMD ran: its prerequisites are deps' },
-    'repo-key': { type: 'string', describe: 'default: "<repo root> <HEAD sha>" (outside git: the cwd)' },
     download: { type: 'boolean', default: true, describe: 'look in the cache first (--no-download: always run CMD)' },
     upload: { type: 'boolean', default: true, describe: 'store the result after a successful run (--no-upload: consume only)' },
   } as const,

@@ -2,7 +2,7 @@ import type { Argv } from 'yargs';
 import { EXIT } from '../errors.js';
 import { formatSize } from '../size.js';
 import { printResult, warn } from '../output.js';
-import { type ClientArgs, clientFromArgs, clientOptionSpec, jobOptions, parseInputs } from './common.js';
+import { type ClientArgs, clientFromArgs, clientOptionSpec, jobOptions, parseInputs, repoKeyOption } from './common.js';
 
 type JobArgs = ClientArgs & { job: string; dep?: string[]; input?: string[] };
 
@@ -27,8 +27,8 @@ export const uploadCommand = {
   options: {
     ...clientOptionSpec,
     ...jobOptions,
+    ...repoKeyOption,
     target: { type: 'string', array: true, demandOption: true, describe: 'a file, symlink or dir (recursively) the job produced, relative to cwd' },
-    'repo-key': { type: 'string', describe: 'default: "<repo root> <HEAD sha>" (outside git: the cwd)' },
     'exe-time': { type: 'number', describe: 'seconds the job took (what a hit saves)' },
   } as const,
   builder: (y: Argv) => y.options(uploadCommand.options).example('$0 upload --job obj/a.o --target obj/a.o --dep src/a.c --input cc=gcc-12', ''),
