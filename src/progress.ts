@@ -1,7 +1,3 @@
-import cliProgress from 'cli-progress';
-import type { OutputFlags } from './output.js';
-import { formatSize } from './size.js';
-
 /** Progress of a long walk: items done of a total, and bytes. */
 export interface Progress {
   tick(items?: number, bytes?: number): void;
@@ -11,27 +7,3 @@ export interface Progress {
 }
 
 export const NO_PROGRESS: Progress = { tick() {}, grow() {}, stop() {} };
-
-/** A bar on stderr, only on a terminal and never with --json or --quiet (cron, scripts). */
-export function startProgress(flags: OutputFlags, label: string, total: number, unit = 'entries'): Progress {
-  if (flags.json || flags.quiet || !process.stderr.isTTY) return NO_PROGRESS;
-  const bar = new cliProgress.SingleBar(
-    { format: `${label} [{bar}] {value}/{total} ${unit}, {size}`, stream: process.stderr, clearOnComplete: true, hideCursor: true },
-    cliProgress.Presets.shades_classic,
-  );
-  let bytes = 0;
-  let max = total;
-  bar.start(total, 0, { size: formatSize(0) });
-  return {
-    tick(items = 1, more = 0) {
-      bytes += more;
-      bar.increment(items, { size: formatSize(bytes) });
-    },
-    grow(n) {
-      if (n > max) bar.setTotal((max = n));
-    },
-    stop() {
-      bar.stop();
-    },
-  };
-}
