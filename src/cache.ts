@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import { resolve } from 'node:path';
 import { type CacheConfig, type FileSync, type Perm, type Source, readCacheConfig, readRepoFile, resolveSettings } from './config.js';
 import { ConfigError, DircacheError } from './errors.js';
-import { type FsPolicy, explainAccess, refreshDirs, removeTree } from './fsutil.js';
+import { type FsPolicy, explainAccess, refreshDirs, removeTrees } from './fsutil.js';
 import { jobShardIndex } from './jobpath.js';
 import { replayJournal } from './journal.js';
 import { adminPaths, shardPaths } from './layout.js';
@@ -120,7 +120,7 @@ export class Cache {
       trashed = txn.trashed;
       return r;
     }, true);
-    for (const t of trashed) removeTree(resolve(this.root, t));
+    await removeTrees(trashed.map((t) => resolve(this.root, t)));
     return out;
   }
 }
