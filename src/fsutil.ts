@@ -188,14 +188,18 @@ export function isExistsRace(e: unknown): boolean {
   return c === 'EEXIST' || c === 'EPERM' || c === 'ENOTEMPTY' || c === 'EXDEV';
 }
 
-export function exists(path: string): boolean {
+/** lstat, or undefined when there is nothing there. */
+export function lstatIfExists(path: string): fs.Stats | undefined {
   try {
-    fs.lstatSync(path);
-    return true;
+    return fs.lstatSync(path);
   } catch (e) {
-    if (isNotFound(e)) return false;
+    if (isNotFound(e)) return undefined;
     throw e;
   }
+}
+
+export function exists(path: string): boolean {
+  return lstatIfExists(path) !== undefined;
 }
 
 /** Turn EACCES/EPERM/EROFS into a message that says which path and what to do. */

@@ -1,11 +1,10 @@
-import * as fs from 'node:fs';
 import { basename, join } from 'node:path';
 import { setImmediate as yieldToTimers } from 'node:timers/promises';
 import type { Cache } from './cache.js';
 import { readShardList } from './check.js';
 import { shortHex } from './digest.js';
 import { CorruptEntryError, DircacheError } from './errors.js';
-import { exists, isNotFound, readTextIfExists, removeTree, uniqueName } from './fsutil.js';
+import { exists, lstatIfExists, readTextIfExists, removeTree, uniqueName } from './fsutil.js';
 import { decodeInfo, entrySize } from './info.js';
 import { jobShardIndex, jobToPath } from './jobpath.js';
 import { type JournalOp, replayJournal, runJournal } from './journal.js';
@@ -215,23 +214,14 @@ export function validateEntry(root: string, jobPath: string, id: string): { size
   if (home !== jobPath) return `its info is for job ${JSON.stringify(info.job)}, which lives in ${home}`;
   if (parseEntryName(basename(id))!.keyHex !== shortHex(info.repoKey)) return 'its name does not match the repo key in its info';
   const data = join(root, id, ENTRY_DATA);
-  if (!lstat(data)?.isDirectory()) return 'no data dir (an incomplete entry)';
+  if (!lstatIfExists(data)?.isDirectory()) return 'no data dir (an incomplete entry)';
   for (const t of info.targets) {
     if (t.kind === 'symlink') continue; // kept in info only
-    const st = lstat(join(data, ...t.path.split('/')));
+    const st = lstatIfExists(join(data, ...t.path.split('/')));
     if (t.kind === 'dir' && !st?.isDirectory()) return `data/${t.path} is not a directory`;
     if (t.kind === 'file' && (!st?.isFile() || st.size !== t.size)) return `data/${t.path} is missing or not ${t.size} bytes`;
   }
   return { size: entrySize(info, text), created: info.created };
-}
-
-function lstat(path: string): fs.Stats | undefined {
-  try {
-    return fs.lstatSync(path);
-  } catch (e) {
-    if (isNotFound(e)) return undefined;
-    throw e;
-  }
 }
 
 function readRecord(root: string, id: string): EntryLru | undefined {

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import { dirname, join, relative, resolve, sep, isAbsolute } from 'node:path';
 import { CorruptEntryError, UnsafeRestoreError, UploadError } from './errors.js';
-import { isNotFound, uniqueName } from './fsutil.js';
+import { isNotFound, lstatIfExists, uniqueName } from './fsutil.js';
 import { newHasher } from './digest.js';
 import type { Target } from './info.js';
 
@@ -85,7 +85,7 @@ export function restoreTargets(root: string, dataDir: string, targets: readonly 
     for (const t of targets) {
       const final = join(root, ...t.path.split('/'));
       ensureParents(root, dirname(final), createdDirs);
-      const existing = lstatOrUndefined(final);
+      const existing = lstatIfExists(final);
       if (t.kind === 'dir') {
         if (existing && !existing.isDirectory()) throw new UnsafeRestoreError(`cannot restore directory ${t.path}: a non-directory is in the way`);
         if (!existing) {
@@ -130,7 +130,7 @@ function ensureParents(root: string, dir: string, created: string[]): void {
   let d = root;
   for (const part of rel ? rel.split(sep) : []) {
     d = join(d, part);
-    const st = lstatOrUndefined(d);
+    const st = lstatIfExists(d);
     if (!st) {
       fs.mkdirSync(d);
       created.push(d);
@@ -139,14 +139,5 @@ function ensureParents(root: string, dir: string, created: string[]): void {
     } else if (!st.isDirectory()) {
       throw new UnsafeRestoreError(`cannot restore under ${relative(root, d)}: it is not a directory`);
     }
-  }
-}
-
-function lstatOrUndefined(p: string): fs.Stats | undefined {
-  try {
-    return fs.lstatSync(p);
-  } catch (e) {
-    if (isNotFound(e)) return undefined;
-    throw e;
   }
 }
