@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import { dirname, join, relative, resolve, sep, isAbsolute } from 'node:path';
 import { CorruptEntryError, UnsafeRestoreError, UploadError } from './errors.js';
-import { isNotFound, lstatIfExists, uniqueName } from './fsutil.js';
+import { errnoCode, isNotFound, lstatIfExists, uniqueName } from './fsutil.js';
 import { newHasher } from './digest.js';
 import type { Target } from './info.js';
 
@@ -88,10 +88,7 @@ export function restoreTargets(root: string, dataDir: string, targets: readonly 
       const existing = lstatIfExists(final);
       if (t.kind === 'dir') {
         if (existing && !existing.isDirectory()) throw new UnsafeRestoreError(`cannot restore directory ${t.path}: a non-directory is in the way`);
-        if (!existing) {
-          fs.mkdirSync(final);
-          createdDirs.push(final);
-        }
+        if (!existing) makeDir(final, createdDirs);
         dirModes.push({ dir: final, mode: t.mode });
         continue;
       }
@@ -115,12 +112,29 @@ export function restoreTargets(root: string, dataDir: string, targets: readonly 
     }
   } catch (e) {
     for (const s of staged) fs.rmSync(s.tmp, { force: true });
-    for (const d of createdDirs.reverse()) fs.rmSync(d, { recursive: true, force: true });
+    // only if still empty: a restore running beside ours may have put its files in a dir we made
+    for (const d of createdDirs.reverse()) {
+      try {
+        fs.rmdirSync(d);
+      } catch (err) {
+        if (errnoCode(err) !== 'ENOTEMPTY' && errnoCode(err) !== 'EEXIST' && !isNotFound(err)) throw err;
+      }
+    }
     throw e;
   }
   for (const s of staged) fs.renameSync(s.tmp, s.final);
   for (const d of dirModes) fs.chmodSync(d.dir, d.mode);
   return { files: staged.length, bytes };
+}
+
+/** mkdir, noting it as ours; a dir that a restore running beside ours made first is fine too. */
+function makeDir(d: string, created: string[]): void {
+  try {
+    fs.mkdirSync(d);
+    created.push(d);
+  } catch (e) {
+    if (errnoCode(e) !== 'EEXIST' || !lstatIfExists(d)?.isDirectory()) throw e;
+  }
 }
 
 /** mkdir the parents of a target, refusing to go through a symlink or a file. */
@@ -131,10 +145,8 @@ function ensureParents(root: string, dir: string, created: string[]): void {
   for (const part of rel ? rel.split(sep) : []) {
     d = join(d, part);
     const st = lstatIfExists(d);
-    if (!st) {
-      fs.mkdirSync(d);
-      created.push(d);
-    } else if (st.isSymbolicLink()) {
+    if (!st) makeDir(d, created);
+    else if (st.isSymbolicLink()) {
       throw new UnsafeRestoreError(`refusing to restore through the symlink ${relative(root, d)} in the workspace`);
     } else if (!st.isDirectory()) {
       throw new UnsafeRestoreError(`cannot restore under ${relative(root, d)}: it is not a directory`);
