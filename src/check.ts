@@ -64,10 +64,11 @@ export function readShardList(root: string, shard: number): ShardList {
   };
   const follow = (start: string | null, dir: 'older' | 'newer'): string[] => {
     const seen: string[] = [];
+    const visited = new Set<string>();
     const back = dir === 'older' ? 'newer' : 'older';
     let prev: string | null = null;
     for (let id = start; id; ) {
-      if (seen.includes(id)) {
+      if (visited.has(id)) {
         out.problems.push(`the list loops back to ${id}`);
         break;
       }
@@ -75,6 +76,7 @@ export function readShardList(root: string, shard: number): ShardList {
       if (!r) break;
       if (r[back] !== prev) out.problems.push(`${id}: its ${back} link is ${r[back] ?? 'none'} but the list reaches it from ${prev ?? 'the head'}`);
       seen.push(id);
+      visited.add(id);
       prev = id;
       id = r[dir];
     }

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import { join } from 'node:path';
 import type { Cache } from './cache.js';
 import { CorruptEntryError } from './errors.js';
-import { isNotFound, lookupFresh, readTextIfExists, uniqueName } from './fsutil.js';
+import { isNotFound, lookupFresh, readTextIfExists, readlinkIfExists, uniqueName } from './fsutil.js';
 import { type Dep, type Info, decodeInfo, sameInputs } from './info.js';
 import { ADMIN_DIR, ENTRY_INFO, HINT_PREFIX, parseEntryName } from './layout.js';
 import { type DepHasher, depsMatch } from './deps.js';
@@ -12,14 +12,7 @@ import { type DepHasher, depsMatch } from './deps.js';
 /** The entry the deps hint points at (a hint only: the caller still checks it matches). */
 export function hintedEntry(cache: Cache, jobPath: string, hint: string): string | undefined {
   const link = join(cache.root, jobPath, HINT_PREFIX + hint);
-  const target = lookupFresh(cache.policy, link, () => {
-    try {
-      return fs.readlinkSync(link);
-    } catch (e) {
-      if (isNotFound(e) || (e as NodeJS.ErrnoException).code === 'EINVAL') return undefined;
-      throw e;
-    }
-  });
+  const target = lookupFresh(cache.policy, link, () => readlinkIfExists(link));
   return target && parseEntryName(target) ? target : undefined;
 }
 

@@ -198,6 +198,16 @@ export function lstatIfExists(path: string): fs.Stats | undefined {
   }
 }
 
+/** A symlink's target, or undefined when there is no link there. */
+export function readlinkIfExists(path: string): string | undefined {
+  try {
+    return fs.readlinkSync(path);
+  } catch (e) {
+    if (isNotFound(e) || errnoCode(e) === 'EINVAL') return undefined;
+    throw e;
+  }
+}
+
 export function exists(path: string): boolean {
   return lstatIfExists(path) !== undefined;
 }

@@ -1,12 +1,12 @@
-import { basename, join } from 'node:path';
+import { join } from 'node:path';
 import type { Cache } from './cache.js';
 import { DircacheError } from './errors.js';
 import { exists, removeTree } from './fsutil.js';
-import { ADMIN_DIR, shardPaths } from './layout.js';
+import { ADMIN_DIR } from './layout.js';
 import { type EntryLru } from './records.js';
 import { ShardTxn } from './lru.js';
 import { NO_PROGRESS, type Progress } from './progress.js';
-import { listAdminDir, mtimeOf, readHint, ownerMayBeAlive, ownerOfName, readReservations, walkTree } from './walk.js';
+import { leftoverInUse, listAdminDir, orphanTmpDirs, ownerMayBeAlive, readHint, readReservations, walkTree } from './walk.js';
 
 export interface GcOptions {
   /** Bring the whole cache down to this many bytes (at most its size); default its size. */
@@ -124,9 +124,7 @@ function evictOlder(txn: ShardTxn, cutoff: number, limit: number): { evicted: st
     }
     id = next;
   }
-  const now = Date.now();
-  reread.sort((a, b) => a[1].access - b[1].access);
-  for (const [rid, r] of reread) txn.pushNewest(rid, r.size, Math.max(now, r.access), r.access);
+  txn.relinkInAccessOrder(reread, Date.now());
   return { evicted, more: id !== null };
 }
 
@@ -136,11 +134,7 @@ async function releaseDeadReservations(cache: Cache, shard: number, opts: GcOpti
   if (!dead.length) return;
   const released = await inShard(cache, shard, 'gc: release dead reservations', !!opts.dryRun, (txn) =>
     // the owner may have finished since we looked; then its own commit released it
-    dead.filter((res) => {
-      if (!exists(join(shardPaths(cache.root, shard).reserved, res.token))) return false;
-      txn.release(res);
-      return true;
-    }),
+    dead.filter((res) => txn.releaseIfHeld(res)),
   );
   for (const res of released) {
     if (!opts.dryRun) removeTree(join(cache.root, res.tmp));
@@ -159,12 +153,8 @@ function removeLeftovers(cache: Cache, opts: GcOptions, r: GcResult): void {
     remove(join(root, ADMIN_DIR, 'trash', name));
     r.trash++;
   }
-  const reserved = (token: string) => Array.from({ length: cache.settings.shards }, (_, s) => s).some((s) => exists(join(shardPaths(root, s).reserved, token)));
-  for (const name of listAdminDir(root, 'tmp')) {
-    const path = join(root, ADMIN_DIR, 'tmp', name);
-    // an upload reserves before it builds, so a tmp dir with a reservation belongs to the reservation
-    if (reserved(name) || isOwned(ownerOfName(name), path, now, opts.graceMs)) continue;
-    remove(path);
+  for (const name of orphanTmpDirs(root, cache.settings.shards, now, opts.graceMs)) {
+    remove(join(root, ADMIN_DIR, 'tmp', name));
     r.tmp++;
   }
   for (const item of walkTree(root)) {
@@ -178,13 +168,8 @@ function removeLeftovers(cache: Cache, opts: GcOptions, r: GcResult): void {
     }
     if (item.kind !== 'hint-tmp') continue;
     const path = join(root, item.path);
-    if (isOwned(ownerOfName(basename(item.path)), path, now, opts.graceMs)) continue;
+    if (leftoverInUse(path, now, opts.graceMs)) continue;
     remove(path);
     r.hintTmp++;
   }
-}
-
-function isOwned(owner: ReturnType<typeof ownerOfName>, path: string, now: number, graceMs: number): boolean {
-  const mtime = mtimeOf(path);
-  return mtime !== undefined && ownerMayBeAlive(owner, mtime, now, graceMs);
 }

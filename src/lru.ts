@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import * as fs from 'node:fs';
-import { type FsPolicy, isNotFound, readText, uniqueName } from './fsutil.js';
+import { type FsPolicy, exists, isNotFound, readText, uniqueName } from './fsutil.js';
 import { type JournalOp, runJournal } from './journal.js';
 import { ADMIN_DIR, ENTRY_LRU, shardPaths } from './layout.js';
 import {
@@ -97,8 +97,7 @@ export class ShardTxn {
     const reread: Array<[string, EntryLru]> = [];
     let held = 0; // bytes of re-read entries out of the list until relinked: they still take room
     const relink = () => {
-      reread.sort((a, b) => a[1].access - b[1].access);
-      for (const [id, r] of reread) this.pushNewest(id, r.size, Math.max(now, r.access), r.access);
+      this.relinkInAccessOrder(reread, now);
       reread.length = 0;
       held = 0;
     };
@@ -125,16 +124,28 @@ export class ShardTxn {
     return evicted;
   }
 
+  /** Second chance: entries unlinked because they were read since placed go back at the newest end, in the order of their reads. */
+  relinkInAccessOrder(reread: ReadonlyArray<readonly [string, EntryLru]>, now: number): void {
+    for (const [id, r] of [...reread].sort((a, b) => a[1].access - b[1].access)) this.pushNewest(id, r.size, Math.max(now, r.access), r.access);
+  }
+
   reserve(res: Reservation): void {
     this.head.total += res.bytes;
     this.touchHead();
     this.before.push({ op: 'write', path: reservationPath(this.shard, res.token), text: encodeReservation(res) });
   }
 
-  release(res: Pick<Reservation, 'token' | 'bytes'>): void {
+  /**
+   * Give a reservation's bytes back, if its record is still there: gc may have reclaimed it (an
+   * upload past the grace period), or its upload committed it meanwhile. Returns whether it did.
+   */
+  releaseIfHeld(res: Pick<Reservation, 'token' | 'bytes'>): boolean {
+    const rel = reservationPath(this.shard, res.token);
+    if (!exists(join(this.p.root, rel))) return false;
     this.head.total -= res.bytes;
     this.touchHead();
-    this.before.push({ op: 'unlink', path: reservationPath(this.shard, res.token) });
+    this.before.push({ op: 'unlink', path: rel });
+    return true;
   }
 
   /** Publish a built entry dir under its final name (before its record is written). */

@@ -11,7 +11,7 @@ import { type JournalOp, replayJournal, runJournal } from './journal.js';
 import { ADMIN_DIR, ENTRY_DATA, ENTRY_INFO, ENTRY_LRU, parseEntryName, shardPaths } from './layout.js';
 import { type EntryLru, type Head, decodeEntryLru, encodeEntryLru, encodeHead } from './records.js';
 import { NO_PROGRESS, type Progress } from './progress.js';
-import { type TreeItem, countEntries, readHint, listAdminDir, mtimeOf, ownerMayBeAlive, ownerOfName, readReservations, walkTree } from './walk.js';
+import { type TreeItem, countEntries, orphanTmpDirs, ownerMayBeAlive, readHint, readReservations, walkTree } from './walk.js';
 
 export interface RepairOptions {
   dryRun?: boolean;
@@ -180,15 +180,9 @@ function repairGlobal(cache: Cache, opts: RepairOptions): string[] {
     problems.push(`${item.path}: not something dircache makes`);
     remove(join(root, item.path));
   }
-  const now = Date.now();
-  const reserved = new Set<string>();
-  for (let s = 0; s < cache.settings.shards; s++) for (const x of readReservations(root, s)) reserved.add(x.token);
-  for (const name of listAdminDir(root, 'tmp')) {
-    const path = join(root, ADMIN_DIR, 'tmp', name);
-    const mtime = mtimeOf(path);
-    if (reserved.has(name) || mtime === undefined || ownerMayBeAlive(ownerOfName(name), mtime, now, opts.graceMs)) continue;
+  for (const name of orphanTmpDirs(root, cache.settings.shards, Date.now(), opts.graceMs)) {
     problems.push(`${ADMIN_DIR}/tmp/${name}: no upload owns it`);
-    remove(path);
+    remove(join(root, ADMIN_DIR, 'tmp', name));
   }
   return problems;
 }

@@ -9,7 +9,7 @@ import { type Info, type Target, depsListHex, encodeInfo, entrySize, sameTargets
 import { jobToPath } from './jobpath.js';
 import { ADMIN_DIR, ENTRY_DATA, ENTRY_INFO, type Which, entryName, hintName } from './layout.js';
 import type { Reservation } from './records.js';
-import { type ShardTxn, reservationPath } from './lru.js';
+import type { ShardTxn } from './lru.js';
 import { defaultRepoKey, findRepoRoot } from './repo.js';
 import { type FoundTarget, collectTargets, copyHashing } from './workspace.js';
 import { entryMatchesDeps, findMatch, listCandidates } from './entries.js';
@@ -92,7 +92,7 @@ export async function upload(cache: Cache, req: UploadRequest, hasher = new DepH
   const reclaimed = () => new UploadError('ERECLAIMED', `upload of ${req.job} took longer than gc's grace period and its reservation was reclaimed; nothing stored`);
   const abandon = async (e: unknown) => {
     removeTree(join(cache.root, tmp));
-    const held = await cache.updateShard(shard, `unreserve ${req.job}`, (txn) => releaseIfHeld(cache, txn, res));
+    const held = await cache.updateShard(shard, `unreserve ${req.job}`, (txn) => txn.releaseIfHeld(res));
     return held ? e : reclaimed();
   };
   let info: Info, text: string;
@@ -106,7 +106,7 @@ export async function upload(cache: Cache, req: UploadRequest, hasher = new DepH
   const size = entrySize(info, text);
   const keyHex = shortHex(repoKey);
   const publish = cache.updateShard(shard, `upload ${req.job}`, (txn) => {
-    if (!releaseIfHeld(cache, txn, res)) return { reclaimed: true as const };
+    if (!txn.releaseIfHeld(res)) return { reclaimed: true as const };
     const fresh = listCandidates(cache, jobPath).filter((n) => !seen.includes(n) || n.startsWith(`key-${keyHex}-`));
     const dup = findMatch(cache, jobPath, fresh, (i) => entryMatchesDeps(i, want, deps), (w) => warnings.push(w));
     if (dup) return { dup };
@@ -135,12 +135,6 @@ export async function upload(cache: Cache, req: UploadRequest, hasher = new DepH
   }
   const { id, which, evicted } = outcome as { id: string; which: Which; evicted: number };
   return done({ uploaded: true, entry: id, which, bytes: size, evicted: evictedBefore + evicted });
-}
-
-function releaseIfHeld(cache: Cache, txn: ShardTxn, res: Reservation): boolean {
-  if (!exists(join(cache.root, reservationPath(txn.shard, res.token)))) return false;
-  txn.release(res);
-  return true;
 }
 
 function replaceEntry(txn: ShardTxn, id: string): void {

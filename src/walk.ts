@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { hostname } from 'node:os';
-import { isNotFound, readTextIfExists } from './fsutil.js';
+import { isNotFound, lstatIfExists, readTextIfExists, readlinkIfExists } from './fsutil.js';
 import { ADMIN_DIR, HINT_PREFIX, adminPaths, parseEntryName, shardPaths } from './layout.js';
 import { type Reservation, decodeReservation } from './records.js';
 import { readHead } from './lru.js';
@@ -127,14 +127,21 @@ export function ownerOfName(name: string): { host: string; pid: number } | undef
   return m ? { host: m[1]!, pid: Number(m[2]) } : undefined;
 }
 
-/** mtime of a path without following symlinks, or undefined if it is gone. */
-export function mtimeOf(path: string): number | undefined {
-  try {
-    return fs.lstatSync(path).mtimeMs;
-  } catch (e) {
-    if (isNotFound(e)) return undefined;
-    throw e;
-  }
+/**
+ * Whether a leftover named by uniqueName (a tmp dir, a hint's temp link) may still be in use: its
+ * owner alive on this host, or, elsewhere, touched within the grace period. One that is gone is not.
+ */
+export function leftoverInUse(path: string, now: number, graceMs: number): boolean {
+  const mtime = lstatIfExists(path)?.mtimeMs;
+  return mtime !== undefined && ownerMayBeAlive(ownerOfName(basename(path)), mtime, now, graceMs);
+}
+
+/** LMAKE/tmp dirs that no upload owns: no reservation names them and no live owner uses them. */
+export function orphanTmpDirs(root: string, shards: number, now: number, graceMs: number): string[] {
+  const reserved = new Set<string>();
+  for (let s = 0; s < shards; s++) for (const token of listDir(shardPaths(root, s).reserved)) reserved.add(token);
+  // an upload reserves before it builds, so a tmp dir with a reservation belongs to the reservation
+  return listAdminDir(root, 'tmp').filter((name) => !reserved.has(name) && !leftoverInUse(join(adminPaths(root).tmp, name), now, graceMs));
 }
 
 /**
@@ -148,10 +155,5 @@ export function globToRegExp(pattern: string): RegExp {
 
 /** A hint's target, or undefined if the hint is gone. */
 export function readHint(root: string, path: string): string | undefined {
-  try {
-    return fs.readlinkSync(join(root, path));
-  } catch (e) {
-    if (isNotFound(e)) return undefined;
-    throw e;
-  }
+  return readlinkIfExists(join(root, path));
 }

@@ -155,10 +155,10 @@ describe('ShardTxn keeps the list consistent both ways and the head total right'
     const head = readHead(root, 0);
     update((t) => t.reserve({ token: 'tok2', host: 'h', pid: 1, bytes: 40, start: 3, tmp: 'LMAKE/tmp/tok2' }), 1000);
     expect(() => update((t) => t.makeRoom(100, 4), 100)).toThrow(/cannot make room for 100 bytes/);
-    update((t) => t.release({ token: 'tok2', bytes: 40 }), 1000);
+    update((t) => expect(t.releaseIfHeld({ token: 'tok2', bytes: 40 })).toBe(true), 1000);
     expect(readHead(root, 0)).toEqual(head);
     expect(fs.existsSync(path.join(root, a))).toBe(true);
-    update((t) => t.release({ token: 'tok1', bytes: 60 }));
+    update((t) => expect(t.releaseIfHeld({ token: 'tok1', bytes: 60 })).toBe(true));
     expect(checkCache(root)[0]).toMatchObject({ list: [a], total: 30, reserved: 0 });
   });
 
