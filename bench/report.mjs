@@ -26,7 +26,7 @@ export function writeReport(rows, { secs, quick, out }) {
   const doc = [
     '# Benchmarks',
     '',
-    `Written by \`npm run bench\`${quick ? ' (BENCH_QUICK=1: smoke sizes, not figures to quote)' : ''} on ${new Date().toISOString().slice(0, 10)}, in ${secs.toFixed(0)} s.`,
+    `Written by \`npm run bench\`${quick ? ' (a smoke or partial run: BENCH_QUICK or BENCH_ONLY; not figures to quote)' : ''} on ${new Date().toISOString().slice(0, 10)}, in ${secs.toFixed(0)} s.`,
     '',
     `Machine: ${machine()}.`,
     '',

@@ -1,6 +1,7 @@
 // npm run bench — every measurement in one run on a scratch dir; prints a table and writes
 // docs/benchmarks.md. BENCH_QUICK=1: tiny sizes, a smoke run (report in the temp dir, docs untouched).
-// BENCH_SSHFS=0: skip the sshfs row.
+// BENCH_SSHFS=0: skip the sshfs row. BENCH_ONLY=make: only the steps whose name contains it
+// (report in the temp dir, docs untouched).
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -34,10 +35,12 @@ for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => {
   process.exit(130);
 });
 
+const only = process.env.BENCH_ONLY;
+const partial = QUICK || !!only;
 const rows = [];
 const t0 = Date.now();
 try {
-  for (const [name, fn] of steps) {
+  for (const [name, fn] of steps.filter(([name]) => !only || name.toLowerCase().includes(only.toLowerCase()))) {
     log(`${name}…`);
     const s = Date.now();
     try {
@@ -49,8 +52,8 @@ try {
     log(`${name}: ${((Date.now() - s) / 1000).toFixed(1)} s`);
   }
   const secs = (Date.now() - t0) / 1000;
-  const out = QUICK ? path.join(os.tmpdir(), 'dircache-benchmarks-quick.md') : path.join(REPO, 'docs', 'benchmarks.md');
-  const table = writeReport(rows, { secs, quick: QUICK, out });
+  const out = partial ? path.join(os.tmpdir(), 'dircache-benchmarks-partial.md') : path.join(REPO, 'docs', 'benchmarks.md');
+  const table = writeReport(rows, { secs, quick: partial, out });
   process.stdout.write(table + '\n');
   log(`wrote ${path.relative(process.cwd(), out)} (${secs.toFixed(0)} s; removing the scratch dir)`);
 } finally {

@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import { resolve } from 'node:path';
 import { type CacheConfig, type FileSync, type Perm, type Source, readCacheConfig, readRepoFile, resolveSettings } from './config.js';
+import { type DigestStore, digestStore } from './deps.js';
 import { ConfigError, DircacheError } from './errors.js';
 import { type FsPolicy, explainAccess, refreshDirs, removeTrees } from './fsutil.js';
 import { jobShardIndex } from './jobpath.js';
@@ -44,6 +45,8 @@ export class Cache {
     readonly settings: Settings,
     readonly config: CacheConfig,
     readonly cwd: string,
+    /** This user's remembered dep digests (src/deps.ts). */
+    readonly digests: DigestStore | undefined = undefined,
   ) {
     this.root = settings.cache;
     this.policy = { root: this.root, perm: settings.perm, fileSync: settings.fileSync };
@@ -55,14 +58,14 @@ export class Cache {
     const cwd = resolve(opts.cwd ?? process.cwd());
     const repoFile = readRepoFile(findRepoRoot(cwd).root);
     const flags = { cache: opts.cache, perm: opts.perm, file_sync: opts.fileSync, repo_key: opts.repoKey };
-    const pre = resolveSettings({ flags, env, repoFile });
+    const pre = resolveSettings({ flags, env, repoFile, cwd });
     if (!pre.values.cache) {
       throw new ConfigError('no cache dir given: use --cache DIR, set DIRCACHE_DIR, or add "cache" to the repo\'s .dircache.json', 'ENOCACHE');
     }
     const root = resolve(cwd, pre.values.cache);
     const config = readCacheConfig(root);
     const version = readVersion(root);
-    const { values, sources } = resolveSettings({ flags, env, repoFile, cacheConfig: config });
+    const { values, sources } = resolveSettings({ flags, env, repoFile, cacheConfig: config, cwd });
     const lockStale = env.DIRCACHE_LOCK_STALE ? parseDuration(env.DIRCACHE_LOCK_STALE) : config.lock_stale;
     const lockTimeout = env.DIRCACHE_LOCK_TIMEOUT ? parseDuration(env.DIRCACHE_LOCK_TIMEOUT) : config.lock_timeout;
     const settings: Settings = {
@@ -76,7 +79,7 @@ export class Cache {
       lockTimeout,
       sources: { ...sources, cache: sources.cache, size: 'config.py', shards: 'config.py' },
     };
-    return new Cache(settings, config, cwd);
+    return new Cache(settings, config, cwd, digestStore(env));
   }
 
   shardOf(jobPath: string): number {

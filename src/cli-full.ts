@@ -10,6 +10,7 @@ import * as admin from './commands/admin.js';
 import { downloadCommand, uploadCommand } from './commands/transfer.js';
 import { runCommand } from './commands/run.js';
 import { statsCommand } from './commands/stats.js';
+import { serveCommand } from './commands/serve.js';
 
 interface Command {
   command: string;
@@ -30,6 +31,7 @@ const commands: Command[] = [
   admin.verifyCommand,
   admin.lsCommand,
   admin.rmCommand,
+  serveCommand,
 ];
 
 /** The whole CLI, with help and usage errors; src/cli.ts sends here what its fast path does not take. */

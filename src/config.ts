@@ -380,6 +380,8 @@ export interface SettingsLayers {
   env: NodeJS.ProcessEnv;
   repoFile?: { file: string; values: Partial<ClientSettings> };
   cacheConfig?: CacheConfig;
+  /** Relative paths in flags and env are relative to it (default process.cwd()). */
+  cwd?: string;
 }
 
 /**
@@ -388,7 +390,7 @@ export interface SettingsLayers {
  * silently ignored. An empty env var counts as unset (`DIRCACHE_PERM= cmd`).
  */
 export function resolveSettings(layers: SettingsLayers): ResolvedSettings {
-  const cwd = process.cwd();
+  const cwd = layers.cwd ?? process.cwd();
   const defaults: Partial<ClientSettings> = { perm: CONFIG_DEFAULTS.perm, file_sync: CONFIG_DEFAULTS.file_sync };
   const fromConfig: Partial<ClientSettings> = layers.cacheConfig
     ? { perm: layers.cacheConfig.perm, file_sync: layers.cacheConfig.file_sync }

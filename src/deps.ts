@@ -12,11 +12,10 @@ import type { Dep } from './info.js';
  * inode cache does: a file whose key is unchanged is not read again.
  */
 export class DepHasher {
+  /** Digests seen by this hasher: one job's view of its files, so a hasher lives for one job. */
   private readonly memo = new Map<string, string | null>();
-  private persisted: Map<string, string> | undefined;
-  private readonly added: string[] = [];
 
-  constructor(private readonly cacheFile: string | undefined = defaultDigestCacheFile()) {}
+  constructor(private readonly known: DigestStore | undefined = undefined) {}
 
   /** Digest of the file at an absolute path, or null when it does not exist. */
   digest(abs: string): string | null {
@@ -38,24 +37,47 @@ export class DepHasher {
     }
     if (st.isDirectory()) return 'dir:' + depDigest(createHash('sha256').update(fs.readdirSync(abs).sort().join('\0')).digest());
     const key = `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
-    const known = this.load().get(key);
+    const known = this.known?.get(key);
     if (known) return known;
     const d = depDigest(hashFile(abs));
     // A file changed within the clock's granularity could change again with the same stamp: don't remember it.
-    if (BigInt(Date.now()) * 1_000_000n - st.ctimeNs > 2_000_000_000n) {
-      this.persisted!.set(key, d);
-      this.added.push(`${key} ${d}\n`);
-    }
+    if (BigInt(Date.now()) * 1_000_000n - st.ctimeNs > 2_000_000_000n) this.known?.add(key, d);
     return d;
+  }
+
+  /** Persist what was learnt (best effort). */
+  save(): void {
+    this.known?.save();
+  }
+}
+
+/**
+ * The per-user file of remembered digests. Its keys name one version of one file, so what it holds
+ * never goes stale; a long-lived process (dircache serve) keeps one store for all its jobs.
+ */
+export class DigestStore {
+  private persisted: Map<string, string> | undefined;
+  private readonly added: string[] = [];
+
+  constructor(private readonly file: string) {}
+
+  get(key: string): string | undefined {
+    return this.load().get(key);
+  }
+
+  add(key: string, digest: string): void {
+    const map = this.load();
+    if (map.size >= MAX_REMEMBERED) map.clear();
+    map.set(key, digest);
+    this.added.push(`${key} ${digest}\n`);
   }
 
   private load(): Map<string, string> {
     if (this.persisted) return this.persisted;
     this.persisted = new Map();
-    if (!this.cacheFile) return this.persisted;
     let text = '';
     try {
-      text = fs.readFileSync(this.cacheFile, 'utf8');
+      text = fs.readFileSync(this.file, 'utf8');
     } catch {
       return this.persisted; // no cache yet, or unreadable: hashing still works
     }
@@ -68,25 +90,32 @@ export class DepHasher {
 
   /** Append what we learnt; O_APPEND keeps concurrent processes' lines whole. Best effort. */
   save(): void {
-    if (!this.cacheFile || this.added.length === 0) return;
+    if (this.added.length === 0) return;
     try {
-      fs.mkdirSync(dirname(this.cacheFile), { recursive: true });
-      const size = fs.statSync(this.cacheFile, { throwIfNoEntry: false })?.size ?? 0;
-      if (size > MAX_DIGEST_CACHE) fs.rmSync(this.cacheFile, { force: true });
-      fs.appendFileSync(this.cacheFile, this.added.join(''));
-      this.added.length = 0;
+      fs.mkdirSync(dirname(this.file), { recursive: true });
+      const size = fs.statSync(this.file, { throwIfNoEntry: false })?.size ?? 0;
+      if (size > MAX_DIGEST_CACHE) fs.rmSync(this.file, { force: true });
+      fs.appendFileSync(this.file, this.added.join(''));
     } catch {
       // a read-only home must not fail a build
     }
+    this.added.length = 0;
   }
 }
 
 const MAX_DIGEST_CACHE = 16 << 20;
+/** About what MAX_DIGEST_CACHE holds: a long-lived process starts over rather than grow without end. */
+const MAX_REMEMBERED = 200_000;
 
-function defaultDigestCacheFile(): string | undefined {
-  if (process.env.DIRCACHE_DIGEST_CACHE !== undefined) return process.env.DIRCACHE_DIGEST_CACHE || undefined;
-  const base = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');
-  return join(base, 'dircache', 'digests-v1');
+const stores = new Map<string, DigestStore>();
+
+/** The digest store `env` names (DIRCACHE_DIGEST_CACHE, else under XDG_CACHE_HOME or ~/.cache); one per file per process. */
+export function digestStore(env: NodeJS.ProcessEnv): DigestStore | undefined {
+  const file = env.DIRCACHE_DIGEST_CACHE !== undefined ? env.DIRCACHE_DIGEST_CACHE : join(env.XDG_CACHE_HOME || join(env.HOME || homedir(), '.cache'), 'dircache', 'digests-v1');
+  if (!file) return undefined;
+  let store = stores.get(file);
+  if (!store) stores.set(file, (store = new DigestStore(file)));
+  return store;
 }
 
 /** How a dep is recorded: relative to the repo root when inside it, absolute otherwise (system headers). */

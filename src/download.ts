@@ -35,7 +35,7 @@ export interface DownloadResult {
  * shard's lock (one write), then restore its targets outside the lock, verifying every digest.
  * Misses never take the lock. A damaged entry is a miss with a warning, and is removed.
  */
-export async function download(cache: Cache, req: DownloadRequest, hasher = new DepHasher()): Promise<DownloadResult> {
+export async function download(cache: Cache, req: DownloadRequest, hasher = new DepHasher(cache.digests)): Promise<DownloadResult> {
   const t0 = performance.now();
   const warnings: string[] = [];
   const result = (hit: boolean, more: Partial<DownloadResult> = {}): DownloadResult => ({

@@ -85,3 +85,17 @@ export class DepfileError extends DircacheError {
     super('EDEPFILE', message, EXIT.error);
   }
 }
+
+/** A dircache-run request that `dircache serve` cannot read. */
+export class BadRequestError extends DircacheError {
+  constructor(message: string) {
+    super('EBADREQUEST', message);
+  }
+}
+
+/** The dir of `dircache serve` is not this user's alone. */
+export class UnsafeDirError extends DircacheError {
+  constructor(message: string) {
+    super('EUNSAFEDIR', message, EXIT.permission);
+  }
+}

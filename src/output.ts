@@ -16,8 +16,10 @@ export function printResult(flags: OutputFlags, json: unknown, human: () => stri
 }
 
 export function warn(flags: OutputFlags, msg: string): void {
-  if (!flags.quiet) process.stderr.write(`dircache: warning: ${msg}\n`);
+  if (!flags.quiet) process.stderr.write(warningLine(msg));
 }
+
+export const warningLine = (msg: string) => `dircache: warning: ${msg}\n`;
 
 /** One line naming the problem and the fix; no stack trace unless it is a bug. */
 export function reportError(flags: OutputFlags, e: unknown): number {

@@ -65,6 +65,25 @@ export interface RunResult {
   warnings: string[];
 }
 
+/** The inputs a run is recorded under: the caller's and the command line. */
+function runInputs(req: RunRequest): Record<string, string> {
+  if (req.command.length === 0) throw new UsageError('no command given: put it after --, e.g. dircache run --job obj/a.o --target obj/a.o -- cc -c a.c -o obj/a.o');
+  if (req.inputs && COMMAND_INPUT in req.inputs) throw new UsageError(`--input ${COMMAND_INPUT} is reserved: dircache records the command line under it`, 'EBADINPUT');
+  return { ...req.inputs, [COMMAND_INPUT]: JSON.stringify(req.command) };
+}
+
+/**
+ * A run's download step alone: what `dircache serve` answers for dircache-run. A failed download is
+ * a warning (and a miss); undefined when the run does not look (--no-download).
+ */
+export async function lookUp(client: Transfers, req: RunRequest, warnings: string[]): Promise<DownloadResult | undefined> {
+  const inputs = runInputs(req);
+  if (req.download === false) return undefined;
+  const got = await cacheStep(warnings, 'download', () => client.download({ job: req.job, deps: req.deps, inputs }));
+  if (got) warnings.push(...got.warnings);
+  return got;
+}
+
 /** What run needs from a client: its workspace and the two transfers (with their stats). */
 export interface Transfers {
   readonly cwd: string;
@@ -73,17 +92,11 @@ export interface Transfers {
 }
 
 export async function run(client: Transfers, req: RunRequest): Promise<RunResult> {
-  if (req.command.length === 0) throw new UsageError('no command given: put it after --, e.g. dircache run --job obj/a.o --target obj/a.o -- cc -c a.c -o obj/a.o');
-  if (req.inputs && COMMAND_INPUT in req.inputs) throw new UsageError(`--input ${COMMAND_INPUT} is reserved: dircache records the command line under it`, 'EBADINPUT');
-  const inputs = { ...req.inputs, [COMMAND_INPUT]: JSON.stringify(req.command) };
   const warnings: string[] = [];
   const base = { job: req.job, warnings };
-
-  if (req.download !== false) {
-    const got = await cacheStep(warnings, 'download', () => client.download({ job: req.job, deps: req.deps, inputs }));
-    if (got) warnings.push(...got.warnings);
-    if (got?.hit) return { ...base, hit: true, ran: false, exitCode: 0, download: got };
-  }
+  const got = await lookUp(client, req, warnings);
+  if (got?.hit) return { ...base, hit: true, ran: false, exitCode: 0, download: got };
+  const inputs = runInputs(req);
 
   const t0 = performance.now();
   const exit = await runCommand(req.command, client.cwd, req.forwardSignals ?? false);

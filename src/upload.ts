@@ -49,7 +49,7 @@ const infoEstimate = (deps: number, targets: number) => 4096 + deps * 160 + targ
  * lock as the key's `first` (if none) or `last` (replacing the previous last). The job's own files
  * are only read.
  */
-export async function upload(cache: Cache, req: UploadRequest, hasher = new DepHasher()): Promise<UploadResult> {
+export async function upload(cache: Cache, req: UploadRequest, hasher = new DepHasher(cache.digests)): Promise<UploadResult> {
   const t0 = performance.now();
   const warnings: string[] = [];
   const jobPath = jobToPath(req.job);

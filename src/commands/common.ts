@@ -37,8 +37,8 @@ export function openFromArgs(a: ClientArgs & { 'repo-key'?: string }): Cache {
 }
 
 /** The library client: download, upload and run go through it so the CLI counts stats and honours DIRCACHE_MODE as the API does. */
-export function clientFromArgs(a: ClientArgs & { 'repo-key'?: string }): DircacheClient {
-  return openCache(optionsFromArgs(a));
+export function clientFromArgs(a: ClientArgs & { 'repo-key'?: string }, where: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): DircacheClient {
+  return openCache({ ...optionsFromArgs(a), ...where });
 }
 
 /** `--input KEY=VALUE ...` → a map; values may contain '='. */

@@ -1,9 +1,11 @@
 import type { Argv } from 'yargs';
+import type { DownloadResult } from '../download.js';
+import type { RunRequest } from '../run.js';
 import { formatSize } from '../size.js';
 import { printResult, warn } from '../output.js';
 import { type ClientArgs, clientFromArgs, clientOptionSpec, jobOptions, parseInputs, repoKeyOption } from './common.js';
 
-type RunArgs = ClientArgs & {
+export type RunArgs = ClientArgs & {
   job: string;
   target: string[];
   dep?: string[];
@@ -40,22 +42,27 @@ export const runCommand = {
           'A failed upload is a warning. DIRCACHE_MODE=read-only|write-only|off limits what every job of the build does.',
       ),
   async handler(a: RunArgs): Promise<void> {
-    const r = await clientFromArgs(a).run({
-      job: a.job,
-      targets: a.target,
-      command: (a['--'] ?? []).map(String),
-      deps: a.dep,
-      depsFile: a['deps-file'],
-      inputs: parseInputs(a.input),
-      repoKey: a['repo-key'],
-      download: a.download,
-      upload: a.upload,
-      forwardSignals: true,
-    });
+    const r = await clientFromArgs(a).run({ ...runRequest(a), forwardSignals: true });
     for (const w of r.warnings) warn(a, w);
     // stdout belongs to CMD; only --json adds a line there (the last one)
     if (a.json) printResult(a, r, () => []);
-    else if (r.hit && !a.quiet) process.stderr.write(`dircache: hit: ${a.job}: restored ${r.download!.files} file(s), ${formatSize(r.download!.bytes)}, saved ${r.download!.exeTime.toFixed(1)} s\n`);
+    else if (r.hit && !a.quiet) process.stderr.write(hitLine(a.job, r.download!));
     process.exitCode = r.exitCode;
   },
 };
+
+export function runRequest(a: RunArgs): RunRequest {
+  return {
+    job: a.job,
+    targets: a.target,
+    command: (a['--'] ?? []).map(String),
+    deps: a.dep,
+    depsFile: a['deps-file'],
+    inputs: parseInputs(a.input),
+    repoKey: a['repo-key'],
+    download: a.download,
+    upload: a.upload,
+  };
+}
+
+export const hitLine = (job: string, d: DownloadResult) => `dircache: hit: ${job}: restored ${d.files} file(s), ${formatSize(d.bytes)}, saved ${d.exeTime.toFixed(1)} s\n`;
