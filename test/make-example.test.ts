@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, REPO, cli, git, initCache, tempDir } from './helpers.js';
 
 /**
@@ -10,10 +10,11 @@ import { BIN, REPO, cli, git, initCache, tempDir } from './helpers.js';
  */
 let cache: string;
 let origin: string;
-const env = () => ({ DIRCACHE_DIR: cache, DIRCACHE_DIGEST_CACHE: '' });
+let serveDir: string;
+const env = () => ({ DIRCACHE_DIR: cache, DIRCACHE_DIGEST_CACHE: '', DIRCACHE_SERVE_DIR: serveDir });
 
 function make(cwd: string, ...args: string[]) {
-  const r = spawnSync('make', [`DIRCACHE=${BIN}`, ...args], { cwd, encoding: 'utf8', env: { ...process.env, ...env() } });
+  const r = spawnSync('make', [`DIRCACHE_RUN=${BIN}-run`, ...args], { cwd, encoding: 'utf8', env: { ...process.env, ...env() } });
   if (r.status !== 0) throw new Error(`make failed (${r.status}): ${r.stdout}\n${r.stderr}`);
   return r;
 }
@@ -30,12 +31,17 @@ const delta = (before: ReturnType<typeof counts>) => {
   const now = counts();
   return { hits: now.hits - before.hits, misses: now.misses - before.misses, uploads: now.uploads - before.uploads };
 };
+afterAll(() => {
+  cli(['serve', '--stop', '--dir', serveDir]);
+});
+
 const bytes = (dir: string, rel: string) => fs.readFileSync(join(dir, rel));
 const PRODUCTS = ['obj/main.o', 'obj/greet.o', 'obj/calc.o', 'bin/hello'];
 
 beforeAll(() => {
   const t = tempDir();
   cache = initCache(join(t, 'cache'));
+  serveDir = join(t, 'serve');
   origin = join(t, 'origin');
   fs.cpSync(join(REPO, 'examples', 'make'), origin, { recursive: true, filter: (src) => !/\/(obj|bin)$/.test(src) });
   git(origin, 'init', '-q');
@@ -74,7 +80,7 @@ describe('examples/make through dircache run', () => {
     const before = counts();
     const r = make(b);
     expect(delta(before)).toEqual({ hits: 0, misses: 3, uploads: 3 });
-    const jobs = [...r.stdout.matchAll(/ run --job (\S+)/g)].map((m) => m[1]).sort();
+    const jobs = [...r.stdout.matchAll(/dircache-run --job (\S+)/g)].map((m) => m[1]).sort();
     expect(jobs).toEqual(['bin/hello', 'obj/calc.o', 'obj/main.o']);
     expect(fs.statSync(join(b, 'obj/greet.o')).mtimeMs).toBe(greet);
     expect(spawnSync(join(b, 'bin/hello'), { encoding: 'utf8' }).stdout).toBe('hello from dircache\n8 squared is 64\n');
