@@ -44,7 +44,7 @@ export async function measureAdmin(shared) {
   rows.push(row({
     id: 'admin-rss', what: `peak RSS of gc and repair over ${n.toLocaleString('en-US')} entries`,
     value: `gc ${g.missing ? 'not measured' : fmtMB(g.maxRssBytes)}; ${check.how} ${fmtMB(check.maxRssBytes)}`,
-    note: `${check.how} walked the filled cache in ${(check.ms / 1000).toFixed(1)} s and found nothing to fix (the filler's output is a valid cache)`,
+    note: `gc's own process (its background cleanup is another); ${check.how} walked the filled cache in ${(check.ms / 1000).toFixed(1)} s and found nothing to fix (the filler's output is a valid cache)`,
   }));
   return rows;
 }

@@ -56,7 +56,8 @@ export async function cleanup(cache: Cache, opts: { graceMs: number; dryRun?: bo
  * exit. Returns its pid, or undefined if it could not start: then the next gc does the cleanup.
  */
 export function startCleanup(cache: Cache, graceMs: number): number | undefined {
-  const args = [packagePath('bin/dircache'), 'gc', '--cleanup-only', '--quiet', '--grace', `${graceMs}ms`, '--cache', cache.root];
+  const { perm, fileSync } = cache.settings;
+  const args = [packagePath('bin/dircache'), 'gc', '--cleanup-only', '--quiet', '--grace', `${graceMs}ms`, '--perm', perm, '--file-sync', fileSync, '--cache', cache.root];
   const child = spawn(process.execPath, args, { cwd: cache.root, detached: true, stdio: 'ignore' });
   child.once('error', () => {});
   child.unref();
