@@ -59,7 +59,7 @@ export function startCleanup(cache: Cache, graceMs: number): number | undefined 
   const { perm, fileSync } = cache.settings;
   const args = [packagePath('bin/dircache'), 'gc', '--cleanup-only', '--quiet', '--grace', `${graceMs}ms`, '--perm', perm, '--file-sync', fileSync, '--cache', cache.root];
   const child = spawn(process.execPath, args, { cwd: cache.root, detached: true, stdio: 'ignore' });
-  child.once('error', () => {});
+  child.once('error', () => {}); // could not start: the trash waits for the next gc, as after a kill
   child.unref();
   return child.pid;
 }
