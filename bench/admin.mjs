@@ -1,4 +1,4 @@
-// Rows: gc evicting half of a 100,000-entry cache; peak memory of gc and repair over it.
+// Rows: gc evicting half of a 100,000-entry cache (and its background cleanup); peak memory of gc and repair over it.
 import * as path from 'node:path';
 import { REPO, cliEnv, distHas, fmtMB, fmtRate, row, run } from './lib.mjs';
 
@@ -31,16 +31,20 @@ export async function measureAdmin(shared) {
   if (g.missing) {
     rows.push(row({ id: 'gc', what: 'gc evicting half of the entries', value: 'not measured', note: 'dist/gc.js missing' }));
   } else {
-    const rate = g.entries / (g.ms / 1000);
+    const rate = g.entries / (g.gcMs / 1000);
+    const s = (ms) => `${(ms / 1000).toFixed(1)} s`;
     rows.push(row({
       id: 'gc', what: `gc evicting ${g.entries.toLocaleString('en-US')} of ${n.toLocaleString('en-US')} entries`, value: fmtRate(rate, 'entries/s'),
-      goal: '>= 5,000/s', pass: rate >= 5000, note: `${(g.ms / 1000).toFixed(1)} s, library gc() to half the bytes, trash deletion included`,
+      goal: '>= 5,000/s', pass: rate >= 5000,
+      note: `${s(g.gcMs)}, library gc() to half the bytes, until it returns; its background cleanup then took ` +
+        `${s(g.trashMs)} to delete the ${g.trashPending.toLocaleString('en-US')} trash dirs (${fmtRate(g.trashPending / (g.trashMs / 1000), 'dirs/s')}), ` +
+        `${s(g.cleanupMs)} in all with the walk for stale hint links`,
     }));
   }
   rows.push(row({
     id: 'admin-rss', what: `peak RSS of gc and repair over ${n.toLocaleString('en-US')} entries`,
     value: `gc ${g.missing ? 'not measured' : fmtMB(g.maxRssBytes)}; ${check.how} ${fmtMB(check.maxRssBytes)}`,
-    note: `${check.how} walked the filled cache in ${(check.ms / 1000).toFixed(1)} s and found nothing to fix (the filler's output is a valid cache)`,
+    note: `gc's own process (its background cleanup is another); ${check.how} walked the filled cache in ${(check.ms / 1000).toFixed(1)} s and found nothing to fix (the filler's output is a valid cache)`,
   }));
   return rows;
 }

@@ -108,12 +108,13 @@ export class Cache {
   }
 
   /**
-   * Run one LRU update under the shard's lock; trash it made is deleted after the lock is released.
-   * A journal left by a dead holder is always redone first: whoever broke its lock may not be us
-   * (another waiter can take the lock in the middle of a break). Hits skip that read: their single
-   * write does not depend on the rest of the shard.
+   * Run one LRU update under the shard's lock. A journal left by a dead holder is always redone
+   * first: whoever broke its lock may not be us (another waiter can take the lock in the middle of a
+   * break). Hits skip that read: their single write does not depend on the rest of the shard.
+   * The trash the update made is deleted after the lock is released, unless `keepTrash` (gc leaves
+   * its trash to a cleanup that it starts once, at the end).
    */
-  async updateShard<T>(shard: number, what: string, fn: (txn: ShardTxn) => T): Promise<T> {
+  async updateShard<T>(shard: number, what: string, fn: (txn: ShardTxn) => T, keepTrash = false): Promise<T> {
     let trashed: string[] = [];
     const out = await this.withShardLock(shard, what, () => {
       refreshDirs(this.policy, shardPaths(this.root, shard).head);
@@ -123,7 +124,7 @@ export class Cache {
       trashed = txn.trashed;
       return r;
     }, true);
-    await removeTrees(trashed.map((t) => resolve(this.root, t)));
+    if (!keepTrash) await removeTrees(trashed.map((t) => resolve(this.root, t)));
     return out;
   }
 }

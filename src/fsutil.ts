@@ -51,17 +51,23 @@ export function mkdirp(p: FsPolicy, dir: string): void {
 export function refreshDirs(p: FsPolicy, path: string, wholeChain = false): void {
   if (p.fileSync !== 'dir') return;
   const parent = dirname(path);
-  const rel = relative(p.root, parent);
-  const parts = wholeChain && rel && !rel.startsWith('..') ? rel.split(sep) : [];
+  const rel = wholeChain ? relative(p.root, parent) : '';
+  const parts = rel && !rel.startsWith('..') ? rel.split(sep) : [];
   let dir = wholeChain ? p.root : parent;
   for (let i = 0; ; i++) {
-    try {
-      fs.closeSync(fs.openSync(dir, 'r'));
-    } catch {
-      return; // a missing dir is the caller's ENOENT to find
-    }
+    if (!reopenDir(dir)) return; // a missing dir is the caller's ENOENT to find
     if (i >= parts.length) return;
     dir = join(dir, parts[i]!);
+  }
+}
+
+/** Open and close a dir, which makes an NFS client revalidate it; false if it is missing. */
+function reopenDir(dir: string): boolean {
+  try {
+    fs.closeSync(fs.openSync(dir, 'r'));
+    return true;
+  } catch {
+    return false;
   }
 }
 
@@ -74,12 +80,15 @@ export function lookupFresh<T>(p: FsPolicy, path: string, lookup: () => T | unde
   return lookup();
 }
 
-/** After a change: 'dir' revalidates the parents, 'sync' fsyncs the file and its directory. */
-export function publishChange(p: FsPolicy, path: string): void {
-  if (p.fileSync === 'sync') {
-    fsyncPath(path);
-    fsyncPath(dirname(path));
-  } else refreshDirs(p, path);
+/**
+ * After changes: 'dir' revalidates each changed path's directory, 'sync' fsyncs the paths and then
+ * their directories; a directory shared by many changes (the trash, after an eviction) only once.
+ */
+export function publishChanges(p: FsPolicy, paths: readonly string[]): void {
+  if (p.fileSync === 'none') return;
+  const dirs = new Set(paths.map((path) => dirname(path)));
+  if (p.fileSync === 'sync') for (const path of [...paths, ...dirs]) fsyncPath(path);
+  else for (const dir of dirs) reopenDir(dir);
 }
 
 export function fsyncPath(path: string): void {
@@ -144,9 +153,17 @@ export function writeAtomic(p: FsPolicy, path: string, data: string): void {
   if (p.fileSync === 'sync') fsyncPath(dirname(path));
 }
 
-/** A name no other process on any host will pick. */
+const HOST = hostname();
+const PID = process.pid;
+let nameSeq = randomBytes(6).readUIntBE(0, 6);
+
+/**
+ * A name no other process on any host will pick: host, pid, and a 48-bit sequence from a random
+ * start (one random draw per process, not per name: gc names one trash dir per evicted entry).
+ */
 export function uniqueName(prefix = ''): string {
-  return `${prefix}${hostname()}-${process.pid}-${randomBytes(6).toString('hex')}`;
+  nameSeq = (nameSeq + 1) % 2 ** 48;
+  return `${prefix}${HOST}-${PID}-${nameSeq.toString(16).padStart(12, '0')}`;
 }
 
 /**

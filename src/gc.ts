@@ -1,12 +1,12 @@
 import { join } from 'node:path';
 import type { Cache } from './cache.js';
 import { DircacheError } from './errors.js';
-import { exists, removeTree } from './fsutil.js';
 import { ADMIN_DIR } from './layout.js';
 import { type EntryLru } from './records.js';
 import { ShardTxn } from './lru.js';
+import { cleanup, moveToTrash, startCleanup } from './cleanup.js';
 import { NO_PROGRESS, type Progress } from './progress.js';
-import { leftoverInUse, listAdminDir, orphanTmpDirs, ownerMayBeAlive, readHint, readReservations, walkTree } from './walk.js';
+import { listAdminDir, orphanTmpDirs, ownerMayBeAlive, readReservations } from './walk.js';
 
 export interface GcOptions {
   /** Bring the whole cache down to this many bytes (at most its size); default its size. */
@@ -16,6 +16,8 @@ export interface GcOptions {
   /** Leftovers whose owner cannot be checked are removed once this old (ms). */
   graceMs: number;
   dryRun?: boolean;
+  /** Do the cleanup (trash, stale hints) before returning, instead of in a detached process. */
+  wait?: boolean;
   progress?: Progress;
 }
 
@@ -28,11 +30,16 @@ export interface GcResult {
   /** Reservations of dead uploads released, and their bytes. */
   reservations: number;
   reservedBytes: number;
+  /** Tmp dirs no upload owns, moved to the trash. */
   tmp: number;
+  /** Trash dirs (evicted entries, tmp dirs, earlier updates' leftovers) deleted, or left to the cleanup. */
   trash: number;
-  hintTmp: number;
-  /** Hints to entries that are gone. */
+  /** Trash dirs the cleanup process (pid cleanupPid) has yet to delete: 0 with `wait`. */
+  trashPending: number;
+  cleanupPid?: number;
+  /** Removed hints to entries that are gone, and hint temp links of dead processes: counted with `wait` or dryRun only. */
   hints: number;
+  hintTmp: number;
   warnings: string[];
 }
 
@@ -43,11 +50,13 @@ const SLICE_ENTRIES = 2000;
 
 /**
  * Shard after shard (one lock at a time, in short holds): release dead uploads' reservations, evict
- * entries older than `olderThan`, evict down to the target; then remove trash, tmp dirs nobody owns
- * and stray hint temp links. What a live client is writing is never touched.
+ * entries older than `olderThan`, evict down to the target; evicted entries and tmp dirs nobody owns
+ * are only renamed into the trash. Then a detached process does the cleanup (src/cleanup.ts: delete
+ * the trash, remove stale hint links), or this call does with `wait`: it costs far more than
+ * evicting, and nobody needs to wait for it. What a live client is writing is never touched.
  */
 export async function gc(cache: Cache, opts: GcOptions): Promise<GcResult> {
-  const r: GcResult = { dryRun: !!opts.dryRun, entries: 0, bytes: 0, evicted: [], reservations: 0, reservedBytes: 0, tmp: 0, trash: 0, hintTmp: 0, hints: 0, warnings: [] };
+  const r: GcResult = { dryRun: !!opts.dryRun, entries: 0, bytes: 0, evicted: [], reservations: 0, reservedBytes: 0, tmp: 0, trash: 0, trashPending: 0, hintTmp: 0, hints: 0, warnings: [] };
   const progress = opts.progress ?? NO_PROGRESS;
   const shards = cache.settings.shards;
   const shardTarget = Math.min(cache.budget, Math.floor((opts.target ?? cache.settings.size) / shards));
@@ -89,13 +98,20 @@ export async function gc(cache: Cache, opts: GcOptions): Promise<GcResult> {
     }
     progress.tick(1);
   }
-  removeLeftovers(cache, opts, r);
+  trashOrphanTmp(cache, opts, r);
+  if (opts.wait || opts.dryRun) {
+    Object.assign(r, await cleanup(cache, opts));
+  } else {
+    r.trash = r.trashPending = listAdminDir(cache.root, 'trash').length;
+    r.cleanupPid = startCleanup(cache, opts.graceMs);
+    if (r.cleanupPid === undefined) r.warnings.push('could not start the cleanup process; run dircache gc --cleanup-only');
+  }
   return r;
 }
 
 /** One hold of the shard's lock; a dry run computes in memory and writes nothing. */
 async function inShard<T>(cache: Cache, shard: number, what: string, dryRun: boolean, fn: (txn: ShardTxn) => T): Promise<T> {
-  if (!dryRun) return cache.updateShard(shard, what, fn);
+  if (!dryRun) return cache.updateShard(shard, what, fn, true);
   return cache.withShardLock(shard, what, () => fn(new ShardTxn(cache.policy, shard, cache.budget)));
 }
 
@@ -137,39 +153,16 @@ async function releaseDeadReservations(cache: Cache, shard: number, opts: GcOpti
     dead.filter((res) => txn.releaseIfHeld(res)),
   );
   for (const res of released) {
-    if (!opts.dryRun) removeTree(join(cache.root, res.tmp));
+    if (!opts.dryRun) moveToTrash(cache.root, res.tmp);
     r.reservations++;
     r.reservedBytes += res.bytes;
   }
 }
 
-function removeLeftovers(cache: Cache, opts: GcOptions, r: GcResult): void {
-  const root = cache.root;
-  const now = Date.now();
-  const remove = (path: string) => {
-    if (!opts.dryRun) removeTree(path);
-  };
-  for (const name of listAdminDir(root, 'trash')) {
-    remove(join(root, ADMIN_DIR, 'trash', name));
-    r.trash++;
-  }
-  for (const name of orphanTmpDirs(root, cache.settings.shards, now, opts.graceMs)) {
-    remove(join(root, ADMIN_DIR, 'tmp', name));
+/** Rename tmp dirs nobody owns into the trash: deleting them is the cleanup's. */
+function trashOrphanTmp(cache: Cache, opts: GcOptions, r: GcResult): void {
+  for (const name of orphanTmpDirs(cache.root, cache.settings.shards, Date.now(), opts.graceMs)) {
+    if (!opts.dryRun) moveToTrash(cache.root, join(ADMIN_DIR, 'tmp', name));
     r.tmp++;
-  }
-  for (const item of walkTree(root)) {
-    if (item.kind === 'hint') {
-      // eviction leaves hints dangling; if an upload re-points one meanwhile, losing it costs a scan
-      const target = readHint(root, item.path);
-      if (target === undefined || exists(join(root, item.jobPath, target))) continue;
-      remove(join(root, item.path));
-      r.hints++;
-      continue;
-    }
-    if (item.kind !== 'hint-tmp') continue;
-    const path = join(root, item.path);
-    if (leftoverInUse(path, now, opts.graceMs)) continue;
-    remove(path);
-    r.hintTmp++;
   }
 }

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import { dirname, join } from 'node:path';
 import { sha256Hex } from './digest.js';
-import { type FsPolicy, exists, isNotFound, publishChange, uniqueName, writeAtomic, writeInPlace, removeTree } from './fsutil.js';
+import { type FsPolicy, exists, isNotFound, publishChanges, uniqueName, writeAtomic, writeInPlace, removeTree } from './fsutil.js';
 
 /**
  * A redo log for a shard's multi-file metadata update. The holder writes the whole update here
@@ -36,7 +36,7 @@ export function decodeJournal(text: string): JournalOp[] | undefined {
 export function runJournal(p: FsPolicy, journalPath: string, ops: readonly JournalOp[]): void {
   if (ops.length === 0) return;
   if (ops.length > 1) writeAtomic(p, journalPath, encodeJournal(ops));
-  applyOps(p, ops);
+  applyOps(p, ops, false);
   if (ops.length > 1) fs.unlinkSync(journalPath);
 }
 
@@ -50,16 +50,20 @@ export function replayJournal(p: FsPolicy, journalPath: string): number {
     throw e;
   }
   const ops = decodeJournal(text);
-  if (ops) applyOps(p, ops);
+  if (ops) applyOps(p, ops, true);
   fs.rmSync(journalPath, { force: true });
   return ops?.length ?? 0;
 }
 
-function applyOps(p: FsPolicy, ops: readonly JournalOp[]): void {
-  for (const op of ops) applyOp(p, op);
+/** `replay`: the ops may have been done already, by a holder that died before removing its journal. */
+function applyOps(p: FsPolicy, ops: readonly JournalOp[], replay: boolean): void {
+  const renamed: string[] = [];
+  for (const op of ops) applyOp(p, op, replay, renamed);
+  publishChanges(p, renamed);
 }
 
-function applyOp(p: FsPolicy, op: JournalOp): void {
+/** A rename done is added to `renamed` (its destination), to be published with the others. */
+function applyOp(p: FsPolicy, op: JournalOp, replay: boolean, renamed: string[]): void {
   const abs = (rel: string) => join(p.root, rel);
   switch (op.op) {
     case 'write':
@@ -73,15 +77,16 @@ function applyOp(p: FsPolicy, op: JournalOp): void {
       return;
     case 'rename':
       // On a replay `from` may name a newer dir (a replaced `last` republished by a later op), so
-      // whether `to` exists is what tells us this rename was done.
-      if (exists(abs(op.to))) return;
+      // whether `to` exists is what tells us this rename was done. The first time through, `to` is
+      // a fresh name (a trash dir's, or an entry's checked under the lock): no lookup needed.
+      if (replay && exists(abs(op.to))) return;
       try {
         fs.renameSync(abs(op.from), abs(op.to));
       } catch (e) {
         if (isNotFound(e) && !exists(abs(op.from))) return; // gone before us (evicted, or a dropped tmp)
         throw e;
       }
-      publishChange(p, abs(op.to));
+      renamed.push(abs(op.to));
       return;
     case 'unlink':
       try {

@@ -4,7 +4,7 @@ import type { Cache } from './cache.js';
 import { DepHasher, recordDeps } from './deps.js';
 import { hashFile, shortHex } from './digest.js';
 import { LockTimeoutError, UploadError } from './errors.js';
-import { exists, fsyncPath, mkdirp, publishChange, removeTree, uniqueName, writeNew, applyPerm, permBits } from './fsutil.js';
+import { exists, fsyncPath, mkdirp, publishChanges, removeTree, uniqueName, writeNew, applyPerm, permBits } from './fsutil.js';
 import { type Info, type Target, depsListHex, encodeInfo, entrySize, sameTargets } from './info.js';
 import { jobToPath } from './jobpath.js';
 import { ADMIN_DIR, ENTRY_DATA, ENTRY_INFO, type Which, entryName, hintName } from './layout.js';
@@ -179,7 +179,7 @@ function buildEntry(
   const text = encodeInfo(info);
   writeNew(p, join(dir, ENTRY_INFO), text);
   applyPerm(p, dir, 'dir');
-  publishChange(p, join(dir, ENTRY_INFO));
+  publishChanges(p, [join(dir, ENTRY_INFO)]);
   return { info, text };
 }
 

@@ -12,9 +12,9 @@ import { describe, expect, it } from 'vitest';
 import { Cache } from '../src/cache.js';
 import { download } from '../src/download.js';
 import { jobToPath } from '../src/jobpath.js';
-import { shardPaths } from '../src/layout.js';
+import { adminPaths, shardPaths } from '../src/layout.js';
 import { upload } from '../src/upload.js';
-import { cliSpawn, initCache, tempDir, writeFiles } from './helpers.js';
+import { cli, cliSpawn, initCache, tempDir, writeFiles } from './helpers.js';
 import { NO_LEFTOVERS, cacheProblems, expectCleanByAdminTools, hasCommand, leftovers } from './invariants.js';
 import { depText, jobFiles, variantOf } from './fixtures/cache-jobs.mjs';
 
@@ -146,6 +146,41 @@ describe('crashes', () => {
     else expect(leftovers(root).other.filter((o) => !o.startsWith('hint-tmp '))).toEqual(NO_LEFTOVERS.other);
     fs.rmSync(dir, { recursive: true, force: true });
   }, SOAK ? 3_600_000 : 300_000);
+
+  it("gc's background cleanup killed mid-deletion: nothing to repair, and the next gc deletes what it left", async () => {
+    const dir = tempDir();
+    const root = initCache(path.join(dir, 'cache'), '10M', ['--shards', '2']);
+    const ws = path.join(dir, 'ws');
+    fs.mkdirSync(ws);
+    const cache = Cache.open({ cache: root, cwd: ws, env: LOCK_ENV });
+    for (let i = 0; i < 20; i++) {
+      writeFiles(ws, { 'in.c': `in ${i}\n`, 'out.o': `object ${i}\n` });
+      expect((await upload(cache, { job: `obj/${i}.o`, targets: ['out.o'], deps: ['in.c'] })).uploaded).toBe(true);
+    }
+    // enough trash besides the evicted entries that deleting it is still going on when we kill it
+    const trash = adminPaths(root).trash;
+    for (let i = 0; i < 1000; i++) writeFiles(path.join(trash, `old-${i}`), { 'data/a': 'a', 'data/b': 'b', 'data/c/d': 'd', info: 'i' });
+
+    const r = cli(['gc', '--cache', root, '--size', '1', '--json'], { env: LOCK_ENV });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const { entries, trashPending, cleanupPid } = r.json();
+    expect(entries).toBe(20);
+    expect(trashPending).toBe(1020);
+    // gc has exited; its cleanup is a process of its own, deleting
+    while (fs.readdirSync(trash).length === trashPending) await sleep(5);
+    expect(fs.readFileSync(`/proc/${cleanupPid}/cmdline`, 'utf8')).toContain('--cleanup-only');
+    process.kill(cleanupPid, 'SIGKILL');
+    const left = fs.readdirSync(trash).length;
+    console.log(`cleanup killed with ${left} of ${trashPending} trash dirs left`);
+
+    expect(cacheProblems(root)).toEqual([]);
+    const dry = cli(['repair', '--dry-run', '--json', '--cache', root]);
+    expect(dry.json().problems).toEqual([]);
+    expect(dry.code).toBe(0);
+    expectCleanByAdminTools(root);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
 
   it('a holder killed halfway through a journaled commit: the next client finishes it, no repair needed', async () => {
     const dir = tempDir();

@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { checkCache } from '../src/check.js';
 import { cli, cliSpawn, snapshot } from './helpers.js';
+import { NO_LEFTOVERS, leftovers } from './invariants.js';
 import { admin, download, downloadOutcome, entryOf, headOf, listed, makeFixture, setHead, upload } from './admin-fixture.js';
 
 const jobs = (f: ReturnType<typeof makeFixture>) => listed(f).map((e) => e.job);
@@ -45,6 +46,60 @@ describe('dircache gc', { timeout: 300_000 }, () => {
     expect(checkCache(f.cache)).toMatchObject({ ok: true, problems: [] });
     for (const j of ['j1', 'j2', 'j5']) expect(download(f, j)).toBe('hit');
     expect(download(f, 'j3')).toBe('miss');
+  });
+
+  it('leaves deleting the trash and stale hints to a detached process, which does it after gc has exited', async () => {
+    const f = makeFixture();
+    for (const j of ['j1', 'j2', 'j3']) upload(f, j);
+    const r = admin(f, 'gc', '--size', '1', '--json');
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.json()).toMatchObject({ entries: 3, trash: 3, trashPending: 3, hints: 0, cleanupPid: expect.any(Number) });
+    expect(r.stdout).not.toContain('deleting'); // --json: the object only
+    expect(headOf(f.cache)).toMatchObject({ entries: 0, total: 0 });
+    const trash = path.join(f.cache, 'LMAKE', 'trash');
+    await until(() => fs.readdirSync(trash).length === 0 && hintLinks(f.cache).length === 0);
+    expect(leftovers(f.cache)).toEqual(NO_LEFTOVERS);
+    expect(checkCache(f.cache)).toMatchObject({ ok: true, problems: [] });
+  });
+
+  it('--wait does the cleanup before exiting and counts it', () => {
+    const f = makeFixture();
+    for (const j of ['j1', 'j2', 'j3']) upload(f, j);
+    expect(hintLinks(f.cache)).toHaveLength(3);
+    const r = admin(f, 'gc', '--size', '1', '--wait');
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^gc: evicted 3 entries .*; deleted 3 trash dirs, removed 3 stale hint links$/m);
+    expect(fs.readdirSync(path.join(f.cache, 'LMAKE', 'trash'))).toEqual([]);
+    expect(hintLinks(f.cache)).toEqual([]);
+    expect(checkCache(f.cache)).toMatchObject({ ok: true, problems: [] });
+  });
+
+  it('--cleanup-only: two at once delete all of the trash, and neither fails', async () => {
+    const f = makeFixture();
+    const trash = path.join(f.cache, 'LMAKE', 'trash');
+    for (let i = 0; i < 100; i++) {
+      for (let k = 0; k < 3; k++) fs.mkdirSync(path.join(trash, `t${i}`, 'data', `d${k}`), { recursive: true });
+      for (let k = 0; k < 3; k++) fs.writeFileSync(path.join(trash, `t${i}`, 'data', `d${k}`, 'f'), 'x');
+    }
+    const runs = [0, 1].map(() => {
+      const c = cliSpawn(['gc', '--cleanup-only', '--json', '--cache', f.cache]);
+      let out = '';
+      let err = '';
+      c.stdout.on('data', (d) => (out += d));
+      c.stderr.on('data', (d) => (err += d));
+      return new Promise<[number | null, string, string]>((res) => c.on('close', (code) => res([code, out, err])));
+    });
+    for (const [code, out, err] of await Promise.all(runs)) {
+      expect(err).toBe('');
+      expect(code).toBe(0);
+      expect(JSON.parse(out).trash).toBeLessThanOrEqual(100);
+    }
+    expect(fs.readdirSync(trash)).toEqual([]);
+    const usage = admin(f, 'gc', '--cleanup-only', '--size', '1M');
+    expect(usage.code).toBe(3);
+    expect(usage.stderr).toMatch(/mutually exclusive/);
   });
 
   it('--dry-run says what it would evict and changes nothing', () => {
@@ -89,10 +144,12 @@ describe('dircache gc', { timeout: 300_000 }, () => {
       fs.lutimesSync(hintTmp, oldTime, oldTime);
       const totalBefore = headOf(f.cache).total;
 
-      const r = admin(f, 'gc', '--json');
+      const r = admin(f, 'gc', '--wait', '--json');
       expect(r.stderr).toBe('');
       expect(r.code).toBe(0);
-      expect(r.json()).toMatchObject({ entries: 0, reservations: 2, reservedBytes: 3000, trash: 1, tmp: 1, hintTmp: 1 });
+      // the trash: the leftover, and the tmp dirs of the two dead uploads and of nobody, moved there
+      expect(r.json()).toMatchObject({ entries: 0, reservations: 2, reservedBytes: 3000, trash: 4, trashPending: 0, tmp: 1, hintTmp: 1 });
+      expect(r.json().cleanupPid).toBeUndefined();
       expect(fs.readdirSync(reservedDir).sort()).toEqual([...live, young].sort());
       expect(fs.existsSync(path.join(lm, 'tmp', dead))).toBe(false);
       expect(fs.existsSync(path.join(lm, 'tmp', old))).toBe(false);
@@ -188,6 +245,16 @@ describe('dircache gc', { timeout: 300_000 }, () => {
     expect(snapshot(f.cache)).toEqual(before);
   });
 });
+
+/** Wait for what a background process does; the test's own timeout is the deadline. */
+async function until(done: () => boolean): Promise<void> {
+  while (!done()) await sleep(20);
+}
+
+/** The deps hint links in the cache's job dirs. */
+function hintLinks(cache: string): string[] {
+  return fs.readdirSync(cache, { recursive: true, encoding: 'utf8' }).filter((p) => path.basename(p).startsWith('deps_hint-'));
+}
 
 /** Rewrite an entry's lru record as if it had been placed and last read at `when`. */
 function ageRecord(entryDir: string, when: number): void {

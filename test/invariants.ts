@@ -84,7 +84,7 @@ export function hasCommand(name: string): boolean {
 /** `gc` (when there) clears every leftover and breaks nothing, then `repair --dry-run` (when there) finds nothing. */
 export function expectCleanByAdminTools(root: string): void {
   if (hasCommand('gc')) {
-    const r = cli(['gc', '--cache', root]);
+    const r = cli(['gc', '--wait', '--cache', root]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(leftovers(root)).toEqual(NO_LEFTOVERS);

@@ -1,6 +1,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Cache } from '../src/cache.js';
+import { cleanup } from '../src/cleanup.js';
 import type { FsPolicy } from '../src/fsutil.js';
 import { initCache } from '../src/init.js';
 import { type JournalOp, decodeJournal, encodeJournal, replayJournal, runJournal } from '../src/journal.js';
@@ -85,6 +87,20 @@ describe('journal', () => {
       expect(snapshot(p.root), `crash after ${done} ops`).toEqual(want);
       checkCache(p.root);
     }
+  });
+
+  it("gc's cleanup redoes a dead holder's journal before deleting the trash it made, so a later redo cannot trash the new entry", async () => {
+    const p = pristine('cleanup');
+    // the holder applied every op and died before removing its journal
+    for (const op of replaceB) runJournal(p, path.join(base, 'j'), [op]);
+    const journal = shardPaths(p.root, 0).journal;
+    fs.writeFileSync(journal, encodeJournal(replaceB));
+    expect(await cleanup(Cache.open({ cache: p.root, cwd: p.root, env: {} }), { graceMs: 0 })).toMatchObject({ trash: 1 });
+    expect(fs.existsSync(journal)).toBe(false);
+    replayJournal(p, journal); // what the next client would do, had the journal been left
+    const want = finished();
+    for (const k of Object.keys(want)) if (k.startsWith(`${TRASH}/`)) delete want[k];
+    expect(snapshot(p.root)).toEqual(want);
   });
 
   it('replay is idempotent: replaying twice (a breaker that died before removing the journal) changes nothing more', () => {

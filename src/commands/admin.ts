@@ -4,6 +4,7 @@ import { readShardList } from '../check.js';
 import { readInfo, removeEntry } from '../entries.js';
 import { CorruptEntryError, EXIT, UsageError } from '../errors.js';
 import { gc } from '../gc.js';
+import { cleanup } from '../cleanup.js';
 import { parseEntryName } from '../layout.js';
 import { printResult, warn } from '../output.js';
 import type { Progress } from '../progress.js';
@@ -28,7 +29,7 @@ const grace = {
   describe: "leftovers (reservations, tmp dirs) of another host's client are dead once this old; on this host a dead pid decides",
 } as const;
 
-type GcArgs = ClientArgs & { size?: string; percent?: number; 'older-than'?: string; grace: string; 'dry-run'?: boolean };
+type GcArgs = ClientArgs & { size?: string; percent?: number; 'older-than'?: string; grace: string; 'dry-run'?: boolean; wait?: boolean; 'cleanup-only'?: boolean };
 
 export const gcCommand = {
   command: 'gc',
@@ -41,12 +42,33 @@ export const gcCommand = {
       .option('older-than', { type: 'string', describe: 'also evict entries not used for this long (30d, 12h)' })
       .option('grace', grace)
       .option('dry-run', { type: 'boolean', describe: 'say what would be removed, remove nothing' })
+      .option('wait', { type: 'boolean', describe: 'do the cleanup (delete the trash, remove stale hint links) before exiting, not in a background process' })
+      .option('cleanup-only', { type: 'boolean', describe: 'only do the cleanup, in this process (what gc starts in the background)' })
+      .conflicts('cleanup-only', ['size', 'percent', 'older-than', 'dry-run', 'wait'])
       .example('$0 gc --percent 90 --older-than 30d --quiet', 'nightly from cron: keep 10% headroom, drop month-old entries')
-      .epilog(EXIT_EPILOG),
+      .epilog(
+        'Evicted entries (and tmp dirs of dead uploads) are renamed into LMAKE/trash: their bytes are free for uploads at once. ' +
+          'Deleting them and removing hint links to them is the cleanup, which gc leaves to a detached `dircache gc --cleanup-only` ' +
+          '(its pid is in the output); the disk space is free once it is done. Use --wait when it must be free when gc returns. ' +
+          'What a killed cleanup leaves, the next gc cleans up.\n\n' +
+          EXIT_EPILOG,
+      ),
   async handler(a: GcArgs): Promise<void> {
     const cache = openFromArgs(a);
+    const graceMs = parseDuration(a.grace);
+    if (a['cleanup-only']) {
+      const r = await cleanup(cache, { graceMs });
+      printResult(a, r, () => [`gc: deleted ${plural(r.trash, 'trash dir')}, removed ${plural(r.hints + r.hintTmp, 'stale hint link')}`]);
+      return;
+    }
     const target = a.size !== undefined ? parseSize(a.size) : a.percent !== undefined ? percentOf(cache, a.percent) : undefined;
-    const opts = { target, olderThan: a['older-than'] !== undefined ? parseDuration(a['older-than']) : undefined, graceMs: parseDuration(a.grace), dryRun: a['dry-run'] };
+    const opts = {
+      target,
+      olderThan: a['older-than'] !== undefined ? parseDuration(a['older-than']) : undefined,
+      graceMs,
+      dryRun: a['dry-run'],
+      wait: a.wait,
+    };
     const progress = startProgress(a, 'gc', cache.settings.shards, 'shards');
     const r = await gc(cache, { ...opts, progress }).finally(() => progress.stop());
     for (const w of r.warnings) warn(a, w);
@@ -54,7 +76,10 @@ export const gcCommand = {
     printResult(a, r, () => [
       `gc${r.dryRun ? ' (dry run)' : ''}: ${would} ${plural(r.entries, 'entry', 'entries')} (${formatSize(r.bytes)}); ` +
         `${r.dryRun ? 'would release' : 'released'} ${plural(r.reservations, 'dead reservation')} (${formatSize(r.reservedBytes)}); ` +
-        `${r.dryRun ? 'would remove' : 'removed'} ${plural(r.trash, 'trash dir')}, ${plural(r.tmp, 'tmp dir')}, ${plural(r.hints + r.hintTmp, 'stale hint link')}`,
+        `${r.dryRun ? 'would trash' : 'trashed'} ${plural(r.tmp, 'tmp dir')}; ` +
+        (r.dryRun || a.wait
+          ? `${r.dryRun ? 'would delete' : 'deleted'} ${plural(r.trash, 'trash dir')}, ${r.dryRun ? 'would remove' : 'removed'} ${plural(r.hints + r.hintTmp, 'stale hint link')}`
+          : `deleting ${plural(r.trash, 'trash dir')} and stale hint links in the background${r.cleanupPid ? ` (pid ${r.cleanupPid})` : ''}`),
     ]);
   },
 };
