@@ -1,4 +1,4 @@
-# dircache cache configuration (format 1), written by `dircache init`. Read by every client at start-up.
+# dircache cache configuration (format 2), written by `dircache init`. Read by every client at start-up.
 # Python syntax, one `name = value` per line: numbers (1 << 30, 1.5 * 1024**4) or quoted strings.
 # A mistake here stops every client with a message naming this file and line.
 

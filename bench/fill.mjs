@@ -13,7 +13,7 @@ const { encodeInfo, entrySize, depsListHex } = await lib('info');
 const { encodeEntryLru, encodeHead } = await lib('records');
 const { jobToPath } = await lib('jobpath');
 const { entryName, hintName, ENTRY_DATA, ENTRY_INFO, ENTRY_LRU, shardPaths } = await lib('layout');
-const { sha256Hex, shortHex } = await lib('digest');
+const { loadTargetHash, shortHex } = await lib('digest');
 
 export const fillJob = (i) => `fill/d${i % 1000}/f${i}.o`;
 
@@ -26,7 +26,9 @@ export const fillJob = (i) => `fill/d${i % 1000}/f${i}.o`;
 export async function fillCache(root, n, { targetBytes = 64, repoKey = 'bench-filler 0' } = {}) {
   const cache = Cache.open({ cache: root, env: {} });
   const content = Buffer.alloc(targetBytes, 'x');
-  const digest = sha256Hex(content);
+  const hash = (await loadTargetHash())();
+  hash.update(content);
+  const digest = hash.digest();
   const name = entryName(shortHex(repoKey), 'first');
   const deps = [['fill/absent.h', null]];
   const hint = hintName(depsListHex(deps.map((d) => d[0])));

@@ -3,7 +3,7 @@ import { homedir } from 'node:os';
 import { isAbsolute, join, relative, resolve, sep, dirname } from 'node:path';
 import { createHash } from 'node:crypto';
 import { errnoCode, isNotFound } from './fsutil.js';
-import { depDigest, hashFile } from './digest.js';
+import { depDigest, sha256File } from './digest.js';
 import type { Dep } from './info.js';
 
 /**
@@ -39,7 +39,7 @@ export class DepHasher {
     const key = `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
     const known = this.known?.get(key);
     if (known) return known;
-    const d = depDigest(hashFile(abs));
+    const d = depDigest(sha256File(abs));
     // A file changed within the clock's granularity could change again with the same stamp: don't remember it.
     if (BigInt(Date.now()) * 1_000_000n - st.ctimeNs > 2_000_000_000n) this.known?.add(key, d);
     return d;

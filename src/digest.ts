@@ -1,7 +1,16 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
+import xxhash from 'xxhash-wasm';
 
-/** Content digests. sha256 runs at memory speed on CPUs with SHA extensions, and is what people trust. */
+/*
+ * Two kinds of digest. What decides a hit (dep digests, repo keys, names on disk) and the small
+ * records' checksums use sha256: a collision there would hand out a wrong result. Target digests
+ * only check that an entry's data is what its uploader stored (a torn copy, a flipped bit, an
+ * edit), which a fast non-cryptographic checksum does as well — ccache likewise checks its result
+ * files with XXH3 and keys them with BLAKE3. XXH64 runs ~4x faster than sha256 here, and a hit of a
+ * big target is bound by that hash.
+ */
+
 export function sha256Hex(data: string | Uint8Array): string {
   return createHash('sha256').update(data).digest('hex');
 }
@@ -19,19 +28,55 @@ export function depDigest(sha256: Buffer): string {
   return sha256.subarray(0, 16).toString('base64url');
 }
 
-/** sha256 of a file, streamed: deps and targets may be larger than memory should hold. */
-export function hashFile(abs: string): Buffer {
+/** sha256 of a file (a dep). */
+export function sha256File(abs: string): Buffer {
+  const h = createHash('sha256');
+  streamFile(abs, (chunk) => h.update(chunk));
+  return h.digest();
+}
+
+/** A target digest in `info`: self-describing, so that another algorithm can never be misread as this one. */
+export const TARGET_DIGEST_RE = /^xxh64:[0-9a-f]{16}$/;
+
+export interface TargetHash {
+  update(chunk: Uint8Array): void;
+  /** `xxh64:<16 hex>` */
+  digest(): string;
+}
+export type NewTargetHash = () => TargetHash;
+
+let targetHash: Promise<NewTargetHash> | undefined;
+
+/**
+ * The target hasher. Its wasm module is compiled on first use, once per process: commands that
+ * copy no target file do not pay for it. (The JS around it, ~1 ms to parse, is imported statically:
+ * a dynamic import cost a CLI hit ~8 ms.)
+ */
+export function loadTargetHash(): Promise<NewTargetHash> {
+  targetHash ??= xxhash().then(({ create64 }) => () => {
+    const h = create64();
+    return {
+      update: (chunk) => void h.update(chunk),
+      digest: () => `xxh64:${h.digest().toString(16).padStart(16, '0')}`,
+    };
+  });
+  return targetHash;
+}
+
+/** Target digest of a file. */
+export function targetDigestOfFile(abs: string, newHash: NewTargetHash): string {
+  const h = newHash();
+  streamFile(abs, (chunk) => h.update(chunk));
+  return h.digest();
+}
+
+/** Feed a file to `onChunk` through one buffer: deps and targets may be larger than memory should hold. */
+function streamFile(abs: string, onChunk: (chunk: Uint8Array) => void): void {
   const fd = fs.openSync(abs, 'r');
   try {
-    const h = createHash('sha256');
     const buf = Buffer.allocUnsafe(1 << 20);
-    for (let n; (n = fs.readSync(fd, buf, 0, buf.length, null)) > 0; ) h.update(buf.subarray(0, n));
-    return h.digest();
+    for (let n; (n = fs.readSync(fd, buf, 0, buf.length, null)) > 0; ) onChunk(buf.subarray(0, n));
   } finally {
     fs.closeSync(fd);
   }
-}
-
-export function newHasher() {
-  return createHash('sha256');
 }

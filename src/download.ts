@@ -59,7 +59,7 @@ export async function download(cache: Cache, req: DownloadRequest, hasher = new 
       names = names.slice(names.indexOf(m.id.slice(jobPath.length + 1)) + 1);
       if (!(await recordHit(cache, shard, m.id, req.job, warnings))) continue; // evicted or replaced since we read it
       try {
-        const got = restoreTargets(root, join(cache.root, m.id, ENTRY_DATA), m.info.targets);
+        const got = await restoreTargets(root, join(cache.root, m.id, ENTRY_DATA), m.info.targets);
         return result(true, { entry: m.id, ...got, exeTime: m.info.exeTime });
       } catch (e) {
         if (isNotFound(e)) continue; // evicted while we copied: the workspace is untouched

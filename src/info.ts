@@ -1,5 +1,5 @@
 import { CorruptEntryError } from './errors.js';
-import { sha256Hex, shortHex } from './digest.js';
+import { TARGET_DIGEST_RE, sha256Hex, shortHex } from './digest.js';
 
 /**
  * An entry's `info` record. Pure encode/decode. Anyone who can write the share can write an entry,
@@ -12,7 +12,7 @@ export interface Target {
   kind: TargetKind;
   mode: number; // permission bits only (0..0o777)
   size: number; // bytes of content (files)
-  digest: string; // sha256 hex of content (files)
+  digest: string; // content checksum, `xxh64:<16 hex>` (files)
   link: string; // symlink target, restored verbatim (never followed)
 }
 
@@ -31,7 +31,9 @@ export interface Info {
   created: number; // epoch ms
 }
 
-const MAGIC = 'dircache-info 1';
+// Version 2: target digests are XXH64 (version 1 had sha256).
+const MAGIC = 'dircache-info 2';
+const HEADER_RE = new RegExp(`^${MAGIC} ([0-9a-f]{64})$`);
 
 export function encodeInfo(info: Info): string {
   const body = JSON.stringify({
@@ -52,8 +54,8 @@ function compactTarget(t: Target): Partial<Target> {
 export function decodeInfo(text: string, where: string): Info {
   const nl = text.indexOf('\n');
   const header = nl < 0 ? text : text.slice(0, nl);
-  const m = /^dircache-info 1 ([0-9a-f]{64})$/.exec(header);
-  if (!m) throw new CorruptEntryError(`${where}: not a dircache info record (format 1)`);
+  const m = HEADER_RE.exec(header);
+  if (!m) throw new CorruptEntryError(`${where}: not a dircache info record (${MAGIC})`);
   const body = text.slice(nl + 1).replace(/\n$/, '');
   if (sha256Hex(body) !== m[1]) throw new CorruptEntryError(`${where}: checksum mismatch (torn or altered info)`);
   let raw: unknown;
@@ -123,7 +125,7 @@ function validateTarget(t: unknown, bad: (what: string) => never): Target {
   }
   if (kind === 'dir') return { path, kind, mode: r.mode as number, size: 0, digest: '', link: '' };
   if (!Number.isSafeInteger(r.size) || (r.size as number) < 0) bad(`target ${path} has a bad size`);
-  if (typeof r.digest !== 'string' || !/^[0-9a-f]{64}$/.test(r.digest)) bad(`target ${path} has a bad digest`);
+  if (typeof r.digest !== 'string' || !TARGET_DIGEST_RE.test(r.digest)) bad(`target ${path} has a bad digest (expected xxh64: and 16 lowercase hex digits)`);
   return { path, kind, mode: r.mode as number, size: r.size as number, digest: r.digest as string, link: '' };
 }
 

@@ -1,12 +1,13 @@
 import { join } from 'node:path';
 
 /**
- * Where things live in a cache (format version 1). Pure: only path arithmetic.
+ * Where things live in a cache (format version 2). Pure: only path arithmetic.
  * Entries are named relative to the cache root (`<job path>/key-<hex>-first`); that relative name is
  * also an entry's identity in the LRU links.
  */
 export const ADMIN_DIR = 'LMAKE';
-export const FORMAT_VERSION = 1;
+// 2: target digests in `info` are XXH64 instead of sha256; a cache of version 1 is refused, not misread.
+export const FORMAT_VERSION = 2;
 
 export type Which = 'first' | 'last';
 

@@ -2,7 +2,7 @@ import { hostname, userInfo } from 'node:os';
 import { join } from 'node:path';
 import type { Cache } from './cache.js';
 import { DepHasher, recordDeps } from './deps.js';
-import { hashFile, shortHex } from './digest.js';
+import { type NewTargetHash, loadTargetHash, shortHex, targetDigestOfFile } from './digest.js';
 import { LockTimeoutError, UploadError } from './errors.js';
 import { exists, fsyncPath, mkdirp, publishChanges, removeTree, uniqueName, writeNew, applyPerm, permBits } from './fsutil.js';
 import { type Info, type Target, depsListHex, encodeInfo, entrySize, sameTargets } from './info.js';
@@ -74,7 +74,7 @@ export async function upload(cache: Cache, req: UploadRequest, hasher = new DepH
   const seen = listCandidates(cache, jobPath);
   const already = findMatch(cache, jobPath, seen, (info) => entryMatchesDeps(info, want, deps), (w) => warnings.push(w));
   if (already) {
-    checkDeterministic(found, already.info.targets, already.id, warnings);
+    checkDeterministic(found, already.info.targets, already.id, await loadTargetHash(), warnings);
     return done({ uploaded: false, reason: 'exists', entry: already.id, bytes: 0 });
   }
 
@@ -97,7 +97,7 @@ export async function upload(cache: Cache, req: UploadRequest, hasher = new DepH
   };
   let info: Info, text: string;
   try {
-    ({ info, text } = buildEntry(cache, join(cache.root, tmp), found, { job: req.job, repoKey, inputs: want.inputs, deps, exeTime: req.exeTime ?? 0 }));
+    ({ info, text } = buildEntry(cache, join(cache.root, tmp), found, await loadTargetHash(), { job: req.job, repoKey, inputs: want.inputs, deps, exeTime: req.exeTime ?? 0 }));
     mkdirp(cache.policy, join(cache.root, jobPath));
   } catch (e) {
     throw await abandon(e);
@@ -150,6 +150,7 @@ function buildEntry(
   cache: Cache,
   dir: string,
   found: readonly FoundTarget[],
+  newHash: NewTargetHash,
   meta: Pick<Info, 'job' | 'repoKey' | 'inputs' | 'deps' | 'exeTime'>,
 ): { info: Info; text: string } {
   const p = cache.policy;
@@ -162,7 +163,7 @@ function buildEntry(
       mkdirp(p, dst);
     } else if (t.kind === 'file') {
       mkdirp(p, join(dst, '..'));
-      const got = copyHashing(t.abs, dst, 0o644 | permBits(p.perm, 'file'));
+      const got = copyHashing(t.abs, dst, 0o644 | permBits(p.perm, 'file'), newHash());
       if (p.fileSync === 'sync') fsyncPath(dst);
       targets.push({ path: t.path, kind: 'file', mode: t.mode, size: got.size, digest: got.digest, link: '' });
       continue;
@@ -183,8 +184,8 @@ function buildEntry(
   return { info, text };
 }
 
-function checkDeterministic(found: readonly FoundTarget[], theirs: readonly Target[], id: string, warnings: string[]): void {
-  const ours = found.map((t): Target => ({ ...t, digest: t.kind === 'file' ? hashFile(t.abs).toString('hex') : '' }));
+function checkDeterministic(found: readonly FoundTarget[], theirs: readonly Target[], id: string, newHash: NewTargetHash, warnings: string[]): void {
+  const ours = found.map((t): Target => ({ ...t, digest: t.kind === 'file' ? targetDigestOfFile(t.abs, newHash) : '' }));
   if (!sameTargets(ours, theirs)) warnings.push(nondeterministic(ours[0]?.path ?? '', id));
 }
 

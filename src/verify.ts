@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import type { Cache } from './cache.js';
-import { hashFile } from './digest.js';
+import { type NewTargetHash, loadTargetHash, targetDigestOfFile } from './digest.js';
 import { CorruptEntryError } from './errors.js';
 import { exists, isNotFound } from './fsutil.js';
 import type { Target } from './info.js';
@@ -29,6 +29,7 @@ export interface VerifyResult {
 export async function verify(cache: Cache, opts: VerifyOptions): Promise<VerifyResult> {
   const r: VerifyResult = { checked: 0, bytes: 0, corrupt: [], removed: 0 };
   const progress = opts.progress ?? NO_PROGRESS;
+  const newHash = await loadTargetHash();
   for (const { jobPath, id } of walkEntries(cache.root)) {
     let problem: string | undefined;
     let job: string | undefined;
@@ -38,7 +39,7 @@ export async function verify(cache: Cache, opts: VerifyOptions): Promise<VerifyR
       if (!got) continue; // evicted meanwhile
       job = got.info.job;
       if (opts.pattern && !opts.pattern.test(job)) continue;
-      const checked = rehash(join(cache.root, id, ENTRY_DATA), got.info.targets);
+      const checked = rehash(join(cache.root, id, ENTRY_DATA), got.info.targets, newHash);
       if (checked === undefined) continue;
       if (typeof checked === 'string') problem = checked;
       else bytes = checked;
@@ -63,7 +64,7 @@ export async function verify(cache: Cache, opts: VerifyOptions): Promise<VerifyR
 }
 
 /** Bytes checked, a problem, or undefined if the entry went away meanwhile. */
-function rehash(data: string, targets: readonly Target[]): number | string | undefined {
+function rehash(data: string, targets: readonly Target[], newHash: NewTargetHash): number | string | undefined {
   let bytes = 0;
   for (const t of targets) {
     if (t.kind !== 'file') continue;
@@ -72,8 +73,8 @@ function rehash(data: string, targets: readonly Target[]): number | string | und
       const st = fs.lstatSync(path);
       if (!st.isFile()) return `data/${t.path} is not a regular file`;
       if (st.size !== t.size) return `data/${t.path} is ${st.size} bytes, its info says ${t.size}`;
-      const digest = hashFile(path).toString('hex');
-      if (digest !== t.digest) return `data/${t.path} does not match its recorded digest (sha256 ${digest.slice(0, 12)}…, expected ${t.digest.slice(0, 12)}…)`;
+      const digest = targetDigestOfFile(path, newHash);
+      if (digest !== t.digest) return `data/${t.path} does not match its recorded digest (${digest}, expected ${t.digest})`;
     } catch (e) {
       if (!isNotFound(e)) throw e;
       if (!exists(data)) return undefined;

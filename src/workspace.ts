@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import { dirname, join, relative, resolve, sep, isAbsolute } from 'node:path';
 import { CorruptEntryError, UnsafeRestoreError, UploadError } from './errors.js';
 import { errnoCode, isNotFound, lstatIfExists, uniqueName } from './fsutil.js';
-import { newHasher } from './digest.js';
+import { type TargetHash, loadTargetHash } from './digest.js';
 import type { Target } from './info.js';
 
 /** A target as found in the workspace, before it is copied into an entry. */
@@ -45,11 +45,10 @@ export function collectTargets(root: string, cwd: string, paths: readonly string
 }
 
 /**
- * Copy a file while hashing it; returns [bytes, sha256 hex]. Reads to EOF rather than trusting a
- * size that an NFS client may serve stale.
+ * Copy a file while feeding it to `h`; returns its size and digest. Reads to EOF rather than
+ * trusting a size that an NFS client may serve stale.
  */
-export function copyHashing(src: string, dst: string, mode: number, srcFlags = fs.constants.O_RDONLY): { size: number; digest: string } {
-  const h = newHasher();
+export function copyHashing(src: string, dst: string, mode: number, h: TargetHash, srcFlags = fs.constants.O_RDONLY): { size: number; digest: string } {
   const inFd = fs.openSync(src, srcFlags);
   let outFd: number | undefined;
   let size = 0;
@@ -66,7 +65,7 @@ export function copyHashing(src: string, dst: string, mode: number, srcFlags = f
     fs.closeSync(inFd);
     if (outFd !== undefined) fs.closeSync(outFd);
   }
-  return { size, digest: h.digest('hex') };
+  return { size, digest: h.digest() };
 }
 
 /**
@@ -75,7 +74,8 @@ export function copyHashing(src: string, dst: string, mode: number, srcFlags = f
  * The entry is untrusted: paths were checked when its info was decoded, and here nothing is written
  * through a symlink already in the workspace, over a directory, or outside the root.
  */
-export function restoreTargets(root: string, dataDir: string, targets: readonly Target[]): { files: number; bytes: number } {
+export async function restoreTargets(root: string, dataDir: string, targets: readonly Target[]): Promise<{ files: number; bytes: number }> {
+  const newHash = await loadTargetHash();
   const createdDirs: string[] = [];
   const staged: Array<{ tmp: string; final: string }> = [];
   const dirModes: Array<{ dir: string; mode: number }> = [];
@@ -104,9 +104,9 @@ export function restoreTargets(root: string, dataDir: string, targets: readonly 
       if (fs.realpathSync(src) !== join((realData ??= fs.realpathSync(dataDir)), ...t.path.split('/'))) {
         throw new CorruptEntryError(`target ${t.path} is reached through a symlink inside the entry; entries hold only plain files there`);
       }
-      const got = copyHashing(src, tmp, t.mode, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+      const got = copyHashing(src, tmp, t.mode, newHash(), fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
       if (got.size !== t.size || got.digest !== t.digest) {
-        throw new CorruptEntryError(`target ${t.path} does not match its recorded digest (got ${got.size} bytes, sha256 ${got.digest.slice(0, 12)}…, expected ${t.size} bytes, ${t.digest.slice(0, 12)}…)`, 'EDIGEST');
+        throw new CorruptEntryError(`target ${t.path} does not match its recorded digest (got ${got.size} bytes, ${got.digest}, expected ${t.size} bytes, ${t.digest})`, 'EDIGEST');
       }
       bytes += got.size;
     }

@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { once } from 'node:events';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Cache } from '../src/cache.js';
+import { sha256Hex } from '../src/digest.js';
 import { jobShardIndex, jobToPath } from '../src/jobpath.js';
 import { shardPaths } from '../src/layout.js';
 import { upload } from '../src/upload.js';
@@ -163,7 +164,7 @@ describe('upload in a repo, download in a clone', () => {
     const r = dc(ws, 'download', '--job', 'bad', '--json');
     expect(r.code).toBe(1);
     expect(r.json()).toMatchObject({ hit: false });
-    expect(r.stderr).toMatch(/warning: entry bad\/key-[0-9a-f]{16}-first is corrupt and was removed: target out\/x does not match its recorded digest/);
+    expect(r.stderr).toMatch(/warning: entry bad\/key-[0-9a-f]{16}-first is corrupt and was removed: target out\/x does not match its recorded digest \(got 12 bytes, xxh64:[0-9a-f]{16}, expected 12 bytes, xxh64:[0-9a-f]{16}\)/);
     expect(snapshot(ws)).toEqual(before);
     expect(entryDirs(cache)).toEqual([keep.entry]);
     const [shard] = checkCache(cache);
@@ -290,7 +291,7 @@ describe('bad input: a clear message, the documented exit code, and the cache le
   const damaged: Array<[string, string, (text: string) => string, RegExp]> = [
     ['unknown config key', 'LMAKE/config.py', (t) => t + "colour = 'red'\n", /LMAKE\/config\.py:\d+: unknown key 'colour'; known keys: size, perm/],
     ['bad size in config.py', 'LMAKE/config.py', (t) => t.replace(/^size = .*$/m, "size = '12X'"), /LMAKE\/config\.py:\d+: bad size '12X': use bytes/],
-    ['a cache of another format version', 'LMAKE/version', (t) => t.replace('format 1', 'format 2'), /cache format version 2, but this dircache reads version 1/],
+    ['a cache of a newer format version', 'LMAKE/version', (t) => t.replace('format 2', 'format 3'), /cache format version 3, but this dircache reads version 2/],
   ];
   for (const [what, file, edit, message] of damaged) {
     it(what, () => {
@@ -305,6 +306,33 @@ describe('bad input: a clear message, the documented exit code, and the cache le
       expect(snapshot(cache)).toEqual(before);
     });
   }
+
+  it('a cache of format 1 (sha256 target digests) is refused with EVERSION by every command; nothing changes on disk', () => {
+    // make the seeded cache what format 1 wrote: its version file, and an info record with a sha256 target digest
+    const entry = entryDirs(cache)[0]!;
+    const infoFile = path.join(cache, entry, 'info');
+    const body = JSON.parse(fs.readFileSync(infoFile, 'utf8').split('\n')[1]!);
+    body.targets[0].digest = sha256Hex(fs.readFileSync(path.join(cache, entry, 'data/out/x')));
+    const text = JSON.stringify(body);
+    fs.writeFileSync(infoFile, `dircache-info 1 ${sha256Hex(text)}\n${text}\n`);
+    fs.writeFileSync(path.join(cache, 'LMAKE/version'), 'format 1\nshards 1\n');
+    const ws = clone();
+    const before = { cache: snapshot(cache), ws: snapshot(ws) };
+    const commands = [['download', '--job', 'seed'], ['upload', '--job', 'j', '--target', 'out/x'], ['verify', '--fix'], ['gc'], ['repair'], ['ls'], ['rm', '--job', 'seed'], ['stats']];
+    for (const args of commands) {
+      const r = dc(args[0] === 'upload' ? repo : ws, ...args, '--json');
+      expect(r.code, args.join(' ')).toBe(4);
+      expect(r.json()).toEqual({
+        error: {
+          code: 'EVERSION',
+          message: `${cache}/LMAKE/version: cache format version 1, but this dircache reads version 2; use a dircache release of that format or create a new cache with dircache init`,
+        },
+      });
+    }
+    expect(snapshot(cache)).toEqual(before.cache);
+    expect(snapshot(ws)).toEqual(before.ws);
+    expect(() => Cache.open({ cache, cwd: ws, env: {} })).toThrow(expect.objectContaining({ code: 'EVERSION' }));
+  });
 
   it('a job name with a NUL byte (the library; argv cannot carry one)', async () => {
     const before = snapshot(cache);

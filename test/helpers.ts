@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { loadTargetHash } from '../src/digest.js';
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const BIN = path.join(REPO, 'bin', 'dircache');
@@ -86,4 +87,11 @@ export function initCache(dir: string, size = '100M', extra: string[] = []): str
   const r = cli(['init', dir, '--size', size, ...extra]);
   if (r.code !== 0) throw new Error(`init failed: ${r.stderr}`);
   return dir;
+}
+
+/** The target digest an uploader records for this content. */
+export async function targetDigest(data: string | Uint8Array): Promise<string> {
+  const h = (await loadTargetHash())();
+  h.update(typeof data === 'string' ? Buffer.from(data) : data);
+  return h.digest();
 }

@@ -3,7 +3,7 @@ import { sha256Hex } from '../src/digest.js';
 import { CorruptEntryError } from '../src/errors.js';
 import { type Info, decodeInfo, depsListHex, encodeInfo, entrySize, sameInputs, sameTargets, unsafeRelativePath } from '../src/info.js';
 
-const D = 'a'.repeat(64);
+const D = 'xxh64:0123456789abcdef';
 const info: Info = {
   job: 'cc:src/a.c',
   repoKey: '/home/u/repo 0123abcd',
@@ -15,7 +15,7 @@ const info: Info = {
   ],
   targets: [
     { path: 'obj/a.o', kind: 'file', mode: 0o644, size: 12, digest: D, link: '' },
-    { path: 'bin/tool', kind: 'file', mode: 0o755, size: 0, digest: 'b'.repeat(64), link: '' },
+    { path: 'bin/tool', kind: 'file', mode: 0o755, size: 0, digest: 'xxh64:fedcba9876543210', link: '' },
     { path: 'obj', kind: 'dir', mode: 0o750, size: 0, digest: '', link: '' },
     { path: 'obj/latest', kind: 'symlink', mode: 0o777, size: 0, digest: '', link: '../elsewhere/a.o' },
   ],
@@ -26,9 +26,9 @@ const info: Info = {
 };
 
 /** A record with a valid checksum around any body: only validation can refuse it. */
-function withBody(body: unknown): string {
+function withBody(body: unknown, magic = 'dircache-info 2'): string {
   const text = JSON.stringify(body);
-  return `dircache-info 1 ${sha256Hex(text)}\n${text}\n`;
+  return `${magic} ${sha256Hex(text)}\n${text}\n`;
 }
 
 const raw = () => JSON.parse(encodeInfo(info).split('\n')[1]!) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -68,6 +68,13 @@ describe('info record', () => {
     expect(() => decodeInfo(withBody('a string'), 'e/info')).toThrow(/info is not an object/);
   });
 
+  it('refuses a record of format 1 (sha256 target digests), even with a valid checksum', () => {
+    const r = raw();
+    r.targets[0].digest = 'a'.repeat(64);
+    r.targets[1].digest = 'b'.repeat(64);
+    expect(() => decodeInfo(withBody(r, 'dircache-info 1'), 'e/info')).toThrow(new CorruptEntryError('e/info: not a dircache info record (dircache-info 2)'));
+  });
+
   it.each([
     ['obj/../../etc/passwd', /target path 'obj\/..\/..\/etc\/passwd' has a '..' component/],
     ['..', /has a '..' component/],
@@ -95,10 +102,26 @@ describe('info record', () => {
     expect(refused(r)).toMatch(/has unsupported kind .*only files, dirs and symlinks are restored/);
   });
 
-  it.each(['', 'a'.repeat(63), 'A'.repeat(64), 'g'.repeat(64), 'a'.repeat(65), 42])('refuses the digest %j', (digest) => {
+  it.each([
+    '',
+    'a'.repeat(64), // format 1's bare sha256
+    `sha256:${'a'.repeat(64)}`,
+    'sha256:0123456789abcdef',
+    'xxh64:0123456789ABCDEF',
+    'XXH64:0123456789abcdef',
+    'xxh64:0123456789abcde',
+    'xxh64:0123456789abcdef0',
+    'xxh64:0123456789abcdeg',
+    'xxh64:',
+    '0123456789abcdef',
+    ' xxh64:0123456789abcdef',
+    'xxh64:0123456789abcdef\n',
+    42,
+    null,
+  ])('refuses the digest %j', (digest) => {
     const r = raw();
     r.targets[0].digest = digest;
-    expect(refused(r)).toMatch(/target obj\/a.o has a bad digest/);
+    expect(refused(r)).toBe('e/info: target obj/a.o has a bad digest (expected xxh64: and 16 lowercase hex digits)');
   });
 
   it('refuses other malformed fields', () => {
@@ -134,7 +157,7 @@ describe('info record', () => {
     expect(sameInputs({ a: '1' }, { a: '1', b: '2' })).toBe(false);
     expect(sameInputs({ a: '1' }, { a: '2' })).toBe(false);
     expect(sameTargets(info.targets, [...info.targets].reverse())).toBe(true);
-    expect(sameTargets(info.targets, [{ ...info.targets[0]!, digest: 'c'.repeat(64) }, ...info.targets.slice(1)])).toBe(false);
+    expect(sameTargets(info.targets, [{ ...info.targets[0]!, digest: 'xxh64:0123456789abcdee' }, ...info.targets.slice(1)])).toBe(false);
     expect(sameTargets(info.targets, info.targets.slice(1))).toBe(false);
     const text = encodeInfo(info);
     expect(entrySize(info, text)).toBe(12 + Buffer.byteLength(text));

@@ -55,7 +55,7 @@ describe('dircache init', () => {
       'LMAKE/', 'LMAKE/config.py', 'LMAKE/shards/', 'LMAKE/shards/0/', 'LMAKE/shards/0/lru', 'LMAKE/shards/0/reserved/',
       'LMAKE/shards/1/', 'LMAKE/shards/1/lru', 'LMAKE/shards/1/reserved/', 'LMAKE/stats/', 'LMAKE/tmp/', 'LMAKE/trash/', 'LMAKE/version',
     ]);
-    expect(fs.readFileSync(path.join(root, 'LMAKE/version'), 'utf8')).toBe('format 1\nshards 2\n');
+    expect(fs.readFileSync(path.join(root, 'LMAKE/version'), 'utf8')).toBe('format 2\nshards 2\n');
     const cfg = parseConfigPy(fs.readFileSync(path.join(root, 'LMAKE/config.py'), 'utf8'), 'config.py');
     expect(cfg).toMatchObject({ size: 1.5 * 2 ** 30, perm: 'none', file_sync: 'sync' });
     const [s0, s1] = checkCache(root);
@@ -123,7 +123,7 @@ describe('dircache init', () => {
       const before = snapshot(root);
       const r = cli(['init', root, '--size', '20M', '--perm', 'group']);
       expect(r.code).toBe(3);
-      expect(r.stderr).toMatch(new RegExp(`${root} already holds a dircache cache \\(format 1, 2 shards\\); nothing changed\\. Edit ${root}/LMAKE/config\\.py`));
+      expect(r.stderr).toMatch(new RegExp(`${root} already holds a dircache cache \\(format 2, 2 shards\\); nothing changed\\. Edit ${root}/LMAKE/config\\.py`));
       expect(snapshot(root)).toEqual(before);
     });
 

@@ -7,13 +7,15 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { expect } from 'vitest';
 import { checkCache } from '../src/check.js';
-import { hashFile } from '../src/digest.js';
+import { loadTargetHash, targetDigestOfFile } from '../src/digest.js';
 import { readTextIfExists } from '../src/fsutil.js';
 import { decodeInfo, entrySize } from '../src/info.js';
 import { ENTRY_DATA, ENTRY_INFO, ENTRY_LRU, adminPaths, shardPaths } from '../src/layout.js';
 import { decodeEntryLru } from '../src/records.js';
 import { listAdminDir, readReservations, walkEntries, walkTree } from '../src/walk.js';
 import { cli } from './helpers.js';
+
+const newTargetHash = await loadTargetHash();
 
 /** Every problem found in a cache nobody is using right now; [] when all holds. */
 export function cacheProblems(root: string): string[] {
@@ -46,7 +48,7 @@ function entryProblems(root: string, id: string): string[] {
     if (t.kind !== 'file') continue;
     const f = path.join(dir, ENTRY_DATA, ...t.path.split('/'));
     if (!fs.existsSync(f)) out.push(`${id}: ${t.path} is missing`);
-    else if (hashFile(f).toString('hex') !== t.digest) out.push(`${id}: ${t.path} does not match its digest`);
+    else if (targetDigestOfFile(f, newTargetHash) !== t.digest) out.push(`${id}: ${t.path} does not match its digest`);
   }
   return out;
 }

@@ -8,10 +8,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Cache } from '../src/cache.js';
-import { sha256Hex } from '../src/digest.js';
 import { type Target, encodeInfo, entrySize } from '../src/info.js';
 import { jobToPath } from '../src/jobpath.js';
-import { cli, initCache, snapshot, tempDir, writeFiles } from './helpers.js';
+import { cli, initCache, snapshot, targetDigest, tempDir, writeFiles } from './helpers.js';
 import { cacheProblems } from './invariants.js';
 
 let dir: string;
@@ -39,14 +38,15 @@ async function craft(job: string, targets: Crafted[], dataLinks: Record<string, 
   const id = `${jobToPath(job)}/key-${'c'.repeat(16)}-first`;
   const entry = path.join(root, id);
   fs.mkdirSync(path.join(entry, 'data'), { recursive: true });
-  const full = targets.map(({ data, ...t }) => {
+  const full: Target[] = [];
+  for (const { data, ...t } of targets) {
     if (data !== undefined) {
       const f = path.join(entry, 'data', t.path);
       fs.mkdirSync(path.dirname(f), { recursive: true });
       fs.writeFileSync(f, data);
     }
-    return { mode: 0o644, size: data?.length ?? 0, digest: data === undefined ? '' : sha256Hex(data), link: '', ...t } as Target;
-  });
+    full.push({ mode: 0o644, size: data?.length ?? 0, digest: data === undefined ? '' : await targetDigest(data), link: '', ...t } as Target);
+  }
   for (const [rel, to] of Object.entries(dataLinks)) fs.symlinkSync(to, path.join(entry, 'data', rel));
   const text = encodeInfo({ job, repoKey: 'crafted', inputs: {}, deps: [], targets: full, exeTime: 1, host: 'evil', user: 'mallory', created: Date.now() });
   fs.writeFileSync(path.join(entry, 'info'), text);
@@ -151,7 +151,7 @@ describe('crafted entries', () => {
   for (const [what, target, links] of throughLinks) {
     it(`does not read a data file through a symlink stored in the entry ${what}: a miss, the entry is dropped`, async () => {
       // the info promises exactly the content the link points at, so only refusing to follow it helps
-      const id = await craft('evil', [{ path: target, kind: 'file', size: secret.length, digest: sha256Hex(secret) }], Object.fromEntries(Object.entries(links).map(([k, f]) => [k, f(elsewhere)])));
+      const id = await craft('evil', [{ path: target, kind: 'file', size: secret.length, digest: await targetDigest(secret) }], Object.fromEntries(Object.entries(links).map(([k, f]) => [k, f(elsewhere)])));
       const mine = snapshot(ws);
       const r = downloadCli('evil');
       expect(r.code).toBe(1);

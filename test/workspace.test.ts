@@ -1,8 +1,44 @@
-/** Restoring into a workspace that other restores are writing to at the same time (make -j). */
+/** Restoring into a workspace: all or nothing, and beside other restores writing to it at the same time (make -j). */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { cli, cliSpawn, git, initCache, makeRepo, tempDir } from './helpers.js';
+import { Cache } from '../src/cache.js';
+import { download } from '../src/download.js';
+import { decodeInfo } from '../src/info.js';
+import { upload } from '../src/upload.js';
+import { restoreTargets } from '../src/workspace.js';
+import { cli, cliSpawn, git, initCache, makeRepo, snapshot, targetDigest, tempDir, writeFiles } from './helpers.js';
+
+describe('a target whose data was altered in the cache (same size)', () => {
+  it('is refused with EDIGEST; the workspace is as it was, new dirs included; the download is a miss and drops the entry', async () => {
+    const dir = tempDir();
+    const root = initCache(path.join(dir, 'cache'), '10M');
+    const ws = makeRepo(path.join(dir, 'ws'), { 'src.c': 'int x;\n' });
+    writeFiles(ws, { 'out/a.txt': 'first target\n', 'out/sub/b.txt': 'second target\n' });
+    const cache = Cache.open({ cache: root, cwd: ws, env: {} });
+    const up = await upload(cache, { job: 'j', targets: ['out'], deps: ['src.c'], repoKey: 'k' });
+    const entry = path.join(root, up.entry!);
+    const info = decodeInfo(fs.readFileSync(path.join(entry, 'info'), 'utf8'), up.entry!);
+    expect(info.targets.find((t) => t.path === 'out/sub/b.txt')?.digest).toBe(await targetDigest('second target\n'));
+    fs.writeFileSync(path.join(entry, 'data/out/sub/b.txt'), 'second targeT\n');
+
+    fs.rmSync(path.join(ws, 'out'), { recursive: true });
+    writeFiles(ws, { 'out/a.txt': 'mine\n' });
+    const before = snapshot(ws);
+    const refused = restoreTargets(ws, path.join(entry, 'data'), info.targets);
+    await expect(refused).rejects.toMatchObject({
+      code: 'EDIGEST',
+      message: `target out/sub/b.txt does not match its recorded digest (got 14 bytes, ${await targetDigest('second targeT\n')}, expected 14 bytes, ${await targetDigest('second target\n')})`,
+    });
+    expect(snapshot(ws)).toEqual(before);
+
+    const r = await download(cache, { job: 'j', deps: ['src.c'] });
+    expect(r).toMatchObject({ hit: false, warnings: [expect.stringMatching(/^entry j\/key-[0-9a-f]{16}-first is corrupt and was removed: target out\/sub\/b\.txt does not match its recorded digest/)] });
+    expect(snapshot(ws)).toEqual(before);
+    expect(fs.existsSync(entry)).toBe(false);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+});
 
 describe('restores running side by side in one workspace', () => {
   it('all hit when they create the same new output dirs at once', async () => {
