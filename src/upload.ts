@@ -97,7 +97,7 @@ export async function upload(cache: Cache, req: UploadRequest, hasher = new DepH
   };
   let info: Info, text: string;
   try {
-    ({ info, text } = buildEntry(cache, join(cache.root, tmp), found, await loadTargetHash(), { job: req.job, repoKey, inputs: want.inputs, deps, exeTime: req.exeTime ?? 0 }));
+    ({ info, text } = await buildEntry(cache, join(cache.root, tmp), found, await loadTargetHash(), { job: req.job, repoKey, inputs: want.inputs, deps, exeTime: req.exeTime ?? 0 }));
     mkdirp(cache.policy, join(cache.root, jobPath));
   } catch (e) {
     throw await abandon(e);
@@ -146,13 +146,13 @@ function replaceEntry(txn: ShardTxn, id: string): void {
   }
 }
 
-function buildEntry(
+async function buildEntry(
   cache: Cache,
   dir: string,
   found: readonly FoundTarget[],
   newHash: NewTargetHash,
   meta: Pick<Info, 'job' | 'repoKey' | 'inputs' | 'deps' | 'exeTime'>,
-): { info: Info; text: string } {
+): Promise<{ info: Info; text: string }> {
   const p = cache.policy;
   const data = join(dir, ENTRY_DATA);
   mkdirp(p, data);
@@ -163,7 +163,7 @@ function buildEntry(
       mkdirp(p, dst);
     } else if (t.kind === 'file') {
       mkdirp(p, join(dst, '..'));
-      const got = copyHashing(t.abs, dst, 0o644 | permBits(p.perm, 'file'), newHash());
+      const got = await copyHashing(t.abs, dst, 0o644 | permBits(p.perm, 'file'), newHash());
       if (p.fileSync === 'sync') fsyncPath(dst);
       targets.push({ path: t.path, kind: 'file', mode: t.mode, size: got.size, digest: got.digest, link: '' });
       continue;

@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import { promisify } from 'node:util';
 import { dirname, join, relative, resolve, sep, isAbsolute } from 'node:path';
 import { CorruptEntryError, UnsafeRestoreError, UploadError } from './errors.js';
 import { errnoCode, isNotFound, lstatIfExists, uniqueName } from './fsutil.js';
@@ -46,26 +47,48 @@ export function collectTargets(root: string, cwd: string, paths: readonly string
 
 /**
  * Copy a file while feeding it to `h`; returns its size and digest. Reads to EOF rather than
- * trusting a size that an NFS client may serve stale.
+ * trusting a size that an NFS client may serve stale. A big file's chunks are written by the
+ * thread pool while the next one is read and hashed (two buffers): the two copies through the
+ * page cache then run on two cores, which makes a verified restore about as fast as `cp`.
  */
-export function copyHashing(src: string, dst: string, mode: number, h: TargetHash, srcFlags = fs.constants.O_RDONLY): { size: number; digest: string } {
+export async function copyHashing(src: string, dst: string, mode: number, h: TargetHash, srcFlags = fs.constants.O_RDONLY): Promise<{ size: number; digest: string }> {
   const inFd = fs.openSync(src, srcFlags);
   let outFd: number | undefined;
   let size = 0;
+  let writing: Promise<void> = Promise.resolve();
   try {
     outFd = fs.openSync(dst, 'wx', mode);
-    const buf = Buffer.allocUnsafe(1 << 20);
-    for (let n; (n = fs.readSync(inFd, buf, 0, buf.length, null)) > 0; ) {
+    const bufs = [Buffer.allocUnsafe(CHUNK), Buffer.allocUnsafe(CHUNK)];
+    for (let k = 0; ; k++) {
+      const buf = bufs[k & 1]!;
+      const n = fs.readSync(inFd, buf, 0, CHUNK, null);
+      if (n === 0) break;
       h.update(buf.subarray(0, n));
-      for (let off = 0; off < n; ) off += fs.writeSync(outFd, buf, off, n - off);
+      await writing; // the other buffer is free once its write is done
+      // a short read is most likely the last: a small file stays one synchronous write
+      if (n < CHUNK) writeAllSync(outFd, buf, n);
+      else writing = writeAll(outFd, buf, n);
       size += n;
     }
+    await writing;
     fs.fchmodSync(outFd, mode);
   } finally {
+    await writing.catch(() => {}); // never close under a write still in flight
     fs.closeSync(inFd);
     if (outFd !== undefined) fs.closeSync(outFd);
   }
   return { size, digest: h.digest() };
+}
+
+const CHUNK = 1 << 20;
+const writeAsync = promisify(fs.write);
+
+function writeAllSync(fd: number, buf: Buffer, n: number): void {
+  for (let off = 0; off < n; ) off += fs.writeSync(fd, buf, off, n - off);
+}
+
+async function writeAll(fd: number, buf: Buffer, n: number): Promise<void> {
+  for (let off = 0; off < n; ) off += (await writeAsync(fd, buf, off, n - off)).bytesWritten;
 }
 
 /**
@@ -104,7 +127,7 @@ export async function restoreTargets(root: string, dataDir: string, targets: rea
       if (fs.realpathSync(src) !== join((realData ??= fs.realpathSync(dataDir)), ...t.path.split('/'))) {
         throw new CorruptEntryError(`target ${t.path} is reached through a symlink inside the entry; entries hold only plain files there`);
       }
-      const got = copyHashing(src, tmp, t.mode, newHash(), fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+      const got = await copyHashing(src, tmp, t.mode, newHash(), fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
       if (got.size !== t.size || got.digest !== t.digest) {
         throw new CorruptEntryError(`target ${t.path} does not match its recorded digest (got ${got.size} bytes, ${got.digest}, expected ${t.size} bytes, ${t.digest})`, 'EDIGEST');
       }

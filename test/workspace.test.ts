@@ -1,4 +1,5 @@
 /** Restoring into a workspace: all or nothing, and beside other restores writing to it at the same time (make -j). */
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -36,6 +37,35 @@ describe('a target whose data was altered in the cache (same size)', () => {
     expect(r).toMatchObject({ hit: false, warnings: [expect.stringMatching(/^entry j\/key-[0-9a-f]{16}-first is corrupt and was removed: target out\/sub\/b\.txt does not match its recorded digest/)] });
     expect(snapshot(ws)).toEqual(before);
     expect(fs.existsSync(entry)).toBe(false);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+});
+
+describe('a target of several chunks (written while the next is read)', () => {
+  it('uploads and restores byte-exact, and a byte altered mid-file is refused with no temp file left', async () => {
+    const dir = tempDir();
+    const root = initCache(path.join(dir, 'cache'), '100M');
+    const ws = makeRepo(path.join(dir, 'ws'), { 'src.c': 'int x;\n' });
+    const content = randomBytes(5 * 2 ** 20 + 12345); // five full 1 MiB chunks and a short one
+    fs.writeFileSync(path.join(ws, 'big.bin'), content);
+    const cache = Cache.open({ cache: root, cwd: ws, env: {} });
+    const up = await upload(cache, { job: 'big', targets: ['big.bin'], deps: ['src.c'], repoKey: 'k' });
+    const info = decodeInfo(fs.readFileSync(path.join(root, up.entry!, 'info'), 'utf8'), up.entry!);
+    expect(info.targets[0]).toMatchObject({ size: content.length, digest: await targetDigest(content) });
+    expect(fs.readFileSync(path.join(root, up.entry!, 'data', 'big.bin')).equals(content)).toBe(true);
+
+    fs.rmSync(path.join(ws, 'big.bin'));
+    expect(await download(cache, { job: 'big', deps: ['src.c'] })).toMatchObject({ hit: true, files: 1, bytes: content.length });
+    expect(fs.readFileSync(path.join(ws, 'big.bin')).equals(content)).toBe(true);
+
+    fs.rmSync(path.join(ws, 'big.bin'));
+    const data = path.join(root, up.entry!, 'data', 'big.bin');
+    const fd = fs.openSync(data, 'r+');
+    fs.writeSync(fd, Buffer.from([content[3 * 2 ** 20]! ^ 1]), 0, 1, 3 * 2 ** 20);
+    fs.closeSync(fd);
+    const before = snapshot(ws);
+    await expect(restoreTargets(ws, path.join(root, up.entry!, 'data'), info.targets)).rejects.toMatchObject({ code: 'EDIGEST' });
+    expect(snapshot(ws)).toEqual(before);
     fs.rmSync(dir, { recursive: true, force: true });
   });
 });
