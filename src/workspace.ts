@@ -51,7 +51,13 @@ export function collectTargets(root: string, cwd: string, paths: readonly string
  * thread pool while the next one is read and hashed (two buffers): the two copies through the
  * page cache then run on two cores, which makes a verified restore about as fast as `cp`.
  */
-export async function copyHashing(src: string, dst: string, mode: number, h: TargetHash, srcFlags = fs.constants.O_RDONLY): Promise<{ size: number; digest: string }> {
+export async function copyHashing(
+  src: string,
+  dst: string,
+  mode: number,
+  h: TargetHash,
+  { srcFlags = fs.constants.O_RDONLY, limit = Infinity }: { srcFlags?: number; limit?: number } = {},
+): Promise<{ size: number; digest: string }> {
   const inFd = fs.openSync(src, srcFlags);
   let outFd: number | undefined;
   let size = 0;
@@ -61,7 +67,7 @@ export async function copyHashing(src: string, dst: string, mode: number, h: Tar
     const bufs = [Buffer.allocUnsafe(CHUNK), Buffer.allocUnsafe(CHUNK)];
     for (let k = 0; ; k++) {
       const buf = bufs[k & 1]!;
-      const n = fs.readSync(inFd, buf, 0, CHUNK, null);
+      const n = size < limit ? fs.readSync(inFd, buf, 0, Math.min(CHUNK, limit - size), null) : 0;
       if (n === 0) break;
       h.update(buf.subarray(0, n));
       await writing; // the other buffer is free once its write is done
@@ -103,7 +109,7 @@ export async function restoreTargets(root: string, dataDir: string, targets: rea
   const staged: Array<{ tmp: string; final: string }> = [];
   const dirModes: Array<{ dir: string; mode: number }> = [];
   let bytes = 0;
-  let realData: string | undefined;
+  const plainDirs = new Set<string>();
   try {
     for (const t of targets) {
       const final = join(root, ...t.path.split('/'));
@@ -123,13 +129,14 @@ export async function restoreTargets(root: string, dataDir: string, targets: rea
         continue;
       }
       const src = join(dataDir, ...t.path.split('/'));
-      // a symlink anywhere in the entry (O_NOFOLLOW only guards the last component) would make us copy whatever it points at
-      if (fs.realpathSync(src) !== join((realData ??= fs.realpathSync(dataDir)), ...t.path.split('/'))) {
-        throw new CorruptEntryError(`target ${t.path} is reached through a symlink inside the entry; entries hold only plain files there`);
-      }
-      const got = await copyHashing(src, tmp, t.mode, newHash(), fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+      assertPlainDirs(dataDir, t.path, plainDirs);
+      // O_NONBLOCK and the limit: a FIFO or device in the entry's place of a file ends the copy, never hangs it
+      const got = await copyHashing(src, tmp, t.mode, newHash(), { srcFlags: O_RDONLY | O_NOFOLLOW | O_NONBLOCK, limit: t.size + 1 }).catch((e) => {
+        throw errnoCode(e) === 'ELOOP' ? throughSymlink(t.path) : e;
+      });
       if (got.size !== t.size || got.digest !== t.digest) {
-        throw new CorruptEntryError(`target ${t.path} does not match its recorded digest (got ${got.size} bytes, ${got.digest}, expected ${t.size} bytes, ${t.digest})`, 'EDIGEST');
+        const gotSize = got.size > t.size ? `more than ${t.size}` : got.size; // reading stopped one byte past the recorded size
+        throw new CorruptEntryError(`target ${t.path} does not match its recorded digest (got ${gotSize} bytes, ${got.digest}, expected ${t.size} bytes, ${t.digest})`, 'EDIGEST');
       }
       bytes += got.size;
     }
@@ -149,6 +156,25 @@ export async function restoreTargets(root: string, dataDir: string, targets: rea
   for (const d of dirModes) fs.chmodSync(d.dir, d.mode);
   return { files: staged.length, bytes };
 }
+
+/**
+ * A symlink in the entry's data (O_NOFOLLOW guards only the last component) would make us copy
+ * whatever it points at: every dir from data/ down to the target must be a plain dir. An lstat per
+ * dir inside the entry, once per restore; not a realpath, which on a network filesystem without
+ * lookup caching costs a round trip per component of every prefix of the path.
+ */
+function assertPlainDirs(dataDir: string, path: string, known: Set<string>): void {
+  const parts = path.split('/');
+  for (let i = 0; i < parts.length; i++) {
+    const rel = parts.slice(0, i).join('/');
+    if (known.has(rel)) continue;
+    if (!fs.lstatSync(join(dataDir, rel)).isDirectory()) throw throughSymlink(path);
+    known.add(rel);
+  }
+}
+
+const throughSymlink = (path: string) => new CorruptEntryError(`target ${path} is reached through a symlink inside the entry; entries hold only plain files there`);
+const { O_RDONLY, O_NOFOLLOW, O_NONBLOCK } = fs.constants;
 
 /** mkdir, noting it as ours; a dir that a restore running beside ours made first is fine too. */
 function makeDir(d: string, created: string[]): void {

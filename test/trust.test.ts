@@ -4,6 +4,7 @@
  * that a download never writes outside the workspace, never follows a stored symlink, and never
  * restores a setuid bit or a device node.
  */
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -163,13 +164,27 @@ describe('crafted entries', () => {
     });
   }
 
+  it('does not hang on a FIFO in the place of a data file: a miss, the entry is dropped', async () => {
+    const id = await craft('evil', [{ path: 'pipe.txt', kind: 'file', data: 'hello' }]);
+    const data = path.join(root, id, 'data', 'pipe.txt');
+    fs.rmSync(data);
+    execFileSync('mkfifo', [data]);
+    const mine = snapshot(ws);
+    const r = downloadCli('evil');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/is corrupt and was removed: target pipe\.txt does not match its recorded digest \(got 0 bytes/);
+    expect(snapshot(ws)).toEqual(mine);
+    expect(fs.existsSync(path.join(root, id))).toBe(false);
+    expect(cacheProblems(root)).toEqual([]);
+  });
+
   it('refuses a crafted size: the content does not match the size and digest recorded, a miss and the entry is removed', async () => {
     const id = await craft('evil', [{ path: 'big', kind: 'file', data: 'x'.repeat(1000) }]);
     fs.writeFileSync(path.join(root, id, 'data', 'big'), 'x'.repeat(5000)); // more than the info says
     const mine = snapshot(ws);
     const r = downloadCli('evil');
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/is corrupt and was removed: target big does not match its recorded digest \(got 5000 bytes/);
+    expect(r.stderr).toMatch(/is corrupt and was removed: target big does not match its recorded digest \(got more than 1000 bytes/);
     expect(snapshot(ws)).toEqual(mine);
     expect(fs.existsSync(path.join(root, id))).toBe(false);
     expect(cacheProblems(root)).toEqual([]);
