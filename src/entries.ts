@@ -34,7 +34,8 @@ export function listCandidates(cache: Cache, jobPath: string, skip: readonly str
 /** An entry's info, or undefined if it is gone; a damaged one throws CorruptEntryError. */
 export function readInfo(cache: Cache, id: string): { info: Info; text: string } | undefined {
   const path = join(cache.root, id, ENTRY_INFO);
-  const text = lookupFresh(cache.policy, path, () => readTextIfExists(path));
+  // the job dir was revalidated to find this entry, and an entry never changes once published
+  const text = lookupFresh(cache.policy, path, () => readTextIfExists(path), false);
   if (text === undefined) return undefined;
   return { info: decodeInfo(text, path), text };
 }

@@ -71,9 +71,13 @@ function reopenDir(dir: string): boolean {
   }
 }
 
-/** Run a lookup; if it finds nothing under file_sync='dir', revalidate the whole path and look again. */
-export function lookupFresh<T>(p: FsPolicy, path: string, lookup: () => T | undefined): T | undefined {
-  refreshDirs(p, path);
+/**
+ * Run a lookup; if it finds nothing under file_sync='dir', revalidate the whole path and look again.
+ * `refreshFirst: false` skips revalidating the path's dir before the first try, for a dir whose
+ * content never changes once it is seen (an entry: published whole by a rename).
+ */
+export function lookupFresh<T>(p: FsPolicy, path: string, lookup: () => T | undefined, refreshFirst = true): T | undefined {
+  if (refreshFirst) refreshDirs(p, path);
   const found = lookup();
   if (found !== undefined || p.fileSync !== 'dir') return found;
   refreshDirs(p, path, true);
@@ -174,9 +178,24 @@ export function uniqueName(prefix = ''): string {
 export function readText(path: string): string {
   const fd = fs.openSync(path, 'r');
   try {
-    return fs.readFileSync(fd, 'utf8');
+    return readToEnd(fd);
   } finally {
     fs.closeSync(fd);
+  }
+}
+
+/**
+ * A file's content read to its end, not to fstat's size (stale on NFS for a file another client
+ * rewrote). A short read is the end — a regular file's read is short only at EOF — so a small file
+ * costs one read, one round trip on a network filesystem.
+ */
+export function readToEnd(fd: number): string {
+  const chunks: Buffer[] = [];
+  for (let size = 16384; ; size = Math.min(size * 4, 1 << 20)) {
+    const buf = Buffer.allocUnsafe(size);
+    const n = fs.readSync(fd, buf, 0, size, null);
+    chunks.push(buf.subarray(0, n));
+    if (n < size) return Buffer.concat(chunks).toString('utf8');
   }
 }
 

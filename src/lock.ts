@@ -11,6 +11,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import lockfile from 'lockfile';
 import { LockLostError, LockTimeoutError } from './errors.js';
+import { readToEnd } from './fsutil.js';
 
 export interface LockOptions {
   /** Break the lock once it has stayed unchanged this long (ms, by our own monotonic clock). */
@@ -167,7 +168,7 @@ class Held implements HeldLock {
     if (this.released) return;
     this.released = true;
     this.stopHeartbeat();
-    const cur = retryEstale(() => readState(this.path));
+    const cur = retryEstale(() => readState(this.path, false)); // the token is all a release checks
     if (parseOwner(cur?.content ?? '')?.token !== this.token) throw this.lostError(cur?.content);
     // Window: if we were broken as stale between the read above and this unlink and someone
     // re-took the lock, we remove theirs. Only a holder that stalled for `stale` can hit it.
@@ -217,7 +218,7 @@ class Held implements HeldLock {
       throw e;
     }
     try {
-      const content = readAll(fd);
+      const content = readToEnd(fd);
       if (parseOwner(content)?.token !== this.token) {
         throw this.lostError(content);
       }
@@ -325,7 +326,8 @@ function breakLock(path: string, judged: Seen, token: string): 'taken' | 'broken
   return 'changed';
 }
 
-function readState(path: string): Seen | undefined {
+/** The lock's content and, when `stat` (a waiter judging staleness), its size and mtime. */
+function readState(path: string, stat = true): Seen | undefined {
   let fd: number;
   try {
     fd = fs.openSync(path, 'r');
@@ -334,8 +336,8 @@ function readState(path: string): Seen | undefined {
     throw e;
   }
   try {
-    const st = fs.fstatSync(fd);
-    return { content: readAll(fd), size: st.size, mtimeMs: st.mtimeMs };
+    const st = stat ? fs.fstatSync(fd) : undefined;
+    return { content: readToEnd(fd), size: st?.size ?? 0, mtimeMs: st?.mtimeMs ?? 0 };
   } catch (e) {
     // sshfs answers an open file's fstat by path: ENOENT once it was released meanwhile
     if (code(e) === 'ENOENT') return undefined;
@@ -343,20 +345,6 @@ function readState(path: string): Seen | undefined {
   } finally {
     fs.closeSync(fd);
   }
-}
-
-/** To EOF: fstat sizes of files another client rewrote can be stale. */
-function readAll(fd: number): string {
-  const chunks: Buffer[] = [];
-  let pos = 0;
-  for (;;) {
-    const buf = Buffer.alloc(4096);
-    const n = fs.readSync(fd, buf, 0, buf.length, pos);
-    if (n === 0) break;
-    chunks.push(buf.subarray(0, n));
-    pos += n;
-  }
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 function parseOwner(text: string): LockOwner | undefined {

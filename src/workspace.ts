@@ -62,16 +62,19 @@ export async function copyHashing(
   let outFd: number | undefined;
   let size = 0;
   let writing: Promise<void> = Promise.resolve();
+  let ended = false;
   try {
     outFd = fs.openSync(dst, 'wx', mode);
     const bufs = [Buffer.allocUnsafe(CHUNK), Buffer.allocUnsafe(CHUNK)];
     for (let k = 0; ; k++) {
       const buf = bufs[k & 1]!;
-      const n = size < limit ? fs.readSync(inFd, buf, 0, Math.min(CHUNK, limit - size), null) : 0;
+      const want = Math.min(CHUNK, limit - size);
+      const n: number = want > 0 && !ended ? fs.readSync(inFd, buf, 0, want, null) : 0;
       if (n === 0) break;
+      ended = n < want; // a short read is the end: no read just to see 0
       h.update(buf.subarray(0, n));
       await writing; // the other buffer is free once its write is done
-      // a short read is most likely the last: a small file stays one synchronous write
+      // the last (short) chunk is written at once: a small file stays one synchronous write
       if (n < CHUNK) writeAllSync(outFd, buf, n);
       else writing = writeAll(outFd, buf, n);
       size += n;
