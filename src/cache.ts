@@ -53,6 +53,12 @@ export class Cache {
     this.budget = Math.floor(settings.size / settings.shards);
   }
 
+  private repoAt: { root: string; inGit: boolean } | undefined;
+  /** The repo the cwd is in, looked up once per Cache: a build does not move its .git. */
+  repo(): { root: string; inGit: boolean } {
+    return (this.repoAt ??= findRepoRoot(this.cwd));
+  }
+
   static open(opts: OpenOptions = {}): Cache {
     const env = opts.env ?? process.env;
     const cwd = resolve(opts.cwd ?? process.cwd());

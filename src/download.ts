@@ -7,7 +7,6 @@ import { depsListHex } from './info.js';
 import { jobToPath } from './jobpath.js';
 import { ENTRY_DATA } from './layout.js';
 import { recordAccess } from './lru.js';
-import { findRepoRoot } from './repo.js';
 import { entryMatches, findMatch, hintedEntry, listCandidates, removeEntry } from './entries.js';
 import { restoreTargets } from './workspace.js';
 
@@ -43,7 +42,7 @@ export async function download(cache: Cache, req: DownloadRequest, hasher = new 
   });
   const jobPath = jobToPath(req.job);
   const shard = cache.shardOf(jobPath);
-  const { root } = findRepoRoot(cache.cwd);
+  const { root } = cache.repo();
   const want = { job: req.job, inputs: req.inputs ?? {} };
   const hint = req.deps?.length ? depsListHex(req.deps.map((d) => depKey(root, cache.cwd, d))) : undefined;
   // the hinted entry alone first: the common hit then costs a readlink, not a listing of the job dir

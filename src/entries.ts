@@ -35,7 +35,7 @@ export function listCandidates(cache: Cache, jobPath: string, skip: readonly str
 export function readInfo(cache: Cache, id: string): { info: Info; text: string } | undefined {
   const path = join(cache.root, id, ENTRY_INFO);
   // the job dir was revalidated to find this entry, and an entry never changes once published
-  const text = lookupFresh(cache.policy, path, () => readTextIfExists(path), false);
+  const text = lookupFresh(cache.policy, path, () => readTextIfExists(path, true), false);
   if (text === undefined) return undefined;
   return { info: decodeInfo(text, path), text };
 }

@@ -170,38 +170,35 @@ export function uniqueName(prefix = ''): string {
   return `${prefix}${HOST}-${PID}-${nameSeq.toString(16).padStart(12, '0')}`;
 }
 
-/**
- * Read a file to EOF, never trusting fstat's size, which network clients may serve stale: given a
- * path, readFileSync reads exactly that many bytes; given an fd, it reads until a read returns 0
- * (and a FUSE read past the cached size refreshes it).
- */
-export function readText(path: string): string {
+/** A file's content: see readToEnd. */
+export function readText(path: string, immutable = false): string {
   const fd = fs.openSync(path, 'r');
   try {
-    return readToEnd(fd);
+    return readToEnd(fd, immutable);
   } finally {
     fs.closeSync(fd);
   }
 }
 
 /**
- * A file's content read to its end, not to fstat's size (stale on NFS for a file another client
- * rewrote). A short read is the end — a regular file's read is short only at EOF — so a small file
- * costs one read, one round trip on a network filesystem.
+ * A file's content read to its end, never trusting fstat's size, which network clients may serve
+ * stale: read until a read returns 0, since a FUSE client refreshes a stale cached size only when
+ * a read starts past it. A file that never changes once published (`immutable`: an entry's info,
+ * a new inode whose size was fetched with it) ends at a short read, which saves a round trip.
  */
-export function readToEnd(fd: number): string {
+export function readToEnd(fd: number, immutable = false): string {
   const chunks: Buffer[] = [];
   for (let size = 16384; ; size = Math.min(size * 4, 1 << 20)) {
     const buf = Buffer.allocUnsafe(size);
     const n = fs.readSync(fd, buf, 0, size, null);
     chunks.push(buf.subarray(0, n));
-    if (n < size) return Buffer.concat(chunks).toString('utf8');
+    if (n === 0 || (immutable && n < size)) return Buffer.concat(chunks).toString('utf8');
   }
 }
 
-export function readTextIfExists(path: string): string | undefined {
+export function readTextIfExists(path: string, immutable = false): string | undefined {
   try {
-    return readText(path);
+    return readText(path, immutable);
   } catch (e) {
     if (isNotFound(e)) return undefined;
     throw e;

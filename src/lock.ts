@@ -57,6 +57,10 @@ export interface HeldLock {
 (lockfile as { unlockSync: (path: string) => void }).unlockSync = () => {};
 
 const ESTALE = -116; // Node 20 has no name for it
+// Tokens must be unique, not secret: a random start per process and a counter (a random draw per
+// lock cost a hit ~10 µs), plus the pid, which tells apart processes of one host.
+let tokenSeq = randomBytes(6).readUIntBE(0, 6);
+const nextToken = () => `${(tokenSeq = (tokenSeq + 1) % 2 ** 48).toString(16).padStart(12, '0')}${process.pid.toString(16)}`;
 const HOST = os.hostname();
 // A hit holds its shard's lock well under a millisecond: a waiter that backs off to 50 ms at once
 // mostly sleeps through free locks. Poll often for the first second, then back off further.
@@ -65,7 +69,7 @@ const EARLY_MS = 1000;
 const MAX_DELAY_MS = 50;
 
 export async function acquireLock(path: string, opts: LockOptions): Promise<HeldLock> {
-  const token = randomBytes(8).toString('hex');
+  const token = nextToken();
   const t0 = performance.now();
   let delay = 1;
   let seenKey: string | undefined;

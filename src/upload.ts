@@ -10,7 +10,7 @@ import { jobToPath } from './jobpath.js';
 import { ADMIN_DIR, ENTRY_DATA, ENTRY_INFO, type Which, entryName, hintName } from './layout.js';
 import type { Reservation } from './records.js';
 import type { ShardTxn } from './lru.js';
-import { defaultRepoKey, findRepoRoot } from './repo.js';
+import { defaultRepoKey } from './repo.js';
 import { type FoundTarget, collectTargets, copyHashing } from './workspace.js';
 import { entryMatchesDeps, findMatch, listCandidates } from './entries.js';
 import { formatSize } from './size.js';
@@ -54,7 +54,7 @@ export async function upload(cache: Cache, req: UploadRequest, hasher = new DepH
   const warnings: string[] = [];
   const jobPath = jobToPath(req.job);
   const shard = cache.shardOf(jobPath);
-  const { root } = findRepoRoot(cache.cwd);
+  const { root } = cache.repo();
   const repoKey = req.repoKey ?? cache.settings.repoKey ?? (await defaultRepoKey(cache.cwd));
   const found = collectTargets(root, cache.cwd, req.targets);
   const deps = recordDeps(hasher, root, cache.cwd, req.deps ?? []);
