@@ -163,7 +163,7 @@ async function buildEntry(
       mkdirp(p, dst);
     } else if (t.kind === 'file') {
       mkdirp(p, join(dst, '..'));
-      const got = await copyHashing(t.abs, dst, 0o644 | permBits(p.perm, 'file'), newHash());
+      const got = await copyHashing(t.abs, dst, 0o644 | permBits(p.perm, 'file'), newHash(), { sizeHint: t.size });
       if (p.fileSync === 'sync') fsyncPath(dst);
       targets.push({ path: t.path, kind: 'file', mode: t.mode, size: got.size, digest: got.digest, link: '' });
       continue;

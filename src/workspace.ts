@@ -56,26 +56,28 @@ export async function copyHashing(
   dst: string,
   mode: number,
   h: TargetHash,
-  { srcFlags = fs.constants.O_RDONLY, limit = Infinity, immutable = false }: { srcFlags?: number; limit?: number; immutable?: boolean } = {},
+  { srcFlags = fs.constants.O_RDONLY, limit = Infinity, immutable = false, sizeHint = Infinity }: { srcFlags?: number; limit?: number; immutable?: boolean; sizeHint?: number } = {},
 ): Promise<{ size: number; digest: string }> {
   const inFd = fs.openSync(src, srcFlags);
   let outFd: number | undefined;
   let size = 0;
   let writing: Promise<void> = Promise.resolve();
   let ended = false;
+  // sized to the file: a 1 MiB buffer per small file (mapped, faulted in, unmapped) costs more than its copy
+  const bufSize = Math.min(CHUNK, sizeHint + 1, limit);
   const bufs: Buffer[] = [];
   try {
     outFd = fs.openSync(dst, 'wx', mode);
     for (let k = 0; ; k++) {
-      const buf = (bufs[k & 1] ??= spareBuffers.pop() ?? Buffer.allocUnsafe(CHUNK));
-      const want = Math.min(CHUNK, limit - size);
+      const buf = (bufs[k & 1] ??= Buffer.allocUnsafe(bufSize));
+      const want = Math.min(bufSize, limit - size);
       const n: number = want > 0 && !ended ? fs.readSync(inFd, buf, 0, want, null) : 0;
       if (n === 0) break;
       ended = immutable && n < want; // see readToEnd: a published file ends at a short read
       h.update(buf.subarray(0, n));
       await writing; // the other buffer is free once its write is done
       // the last (short) chunk is written at once: a small file stays one synchronous write
-      if (n < CHUNK) writeAllSync(outFd, buf, n);
+      if (n < bufSize || bufSize < CHUNK) writeAllSync(outFd, buf, n);
       else writing = writeAll(outFd, buf, n);
       size += n;
     }
@@ -83,7 +85,6 @@ export async function copyHashing(
     fs.fchmodSync(outFd, mode);
   } finally {
     await writing.catch(() => {}); // never close under a write still in flight
-    if (spareBuffers.length < MAX_SPARE_BUFFERS) spareBuffers.push(...bufs);
     fs.closeSync(inFd);
     if (outFd !== undefined) fs.closeSync(outFd);
   }
@@ -91,13 +92,7 @@ export async function copyHashing(
 }
 
 const CHUNK = 1 << 20;
-/**
- * Buffers kept for the next copy. A fresh 1 MiB buffer is mapped, faulted in and unmapped again
- * for every file: that cost more than a small hit's copy, and with more processes than cores it
- * made 8 processes hit barely faster than one.
- */
-const spareBuffers: Buffer[] = [];
-const MAX_SPARE_BUFFERS = 8;
+
 const writeAsync = promisify(fs.write);
 
 function writeAllSync(fd: number, buf: Buffer, n: number): void {
@@ -142,7 +137,7 @@ export async function restoreTargets(root: string, dataDir: string, targets: rea
       const src = join(dataDir, ...t.path.split('/'));
       assertPlainDirs(dataDir, t.path, plainDirs);
       // O_NONBLOCK and the limit: a FIFO or device in the entry's place of a file ends the copy, never hangs it
-      const got = await copyHashing(src, tmp, t.mode, newHash(), { srcFlags: O_RDONLY | O_NOFOLLOW | O_NONBLOCK, limit: t.size + 1, immutable: true }).catch((e) => {
+      const got = await copyHashing(src, tmp, t.mode, newHash(), { srcFlags: O_RDONLY | O_NOFOLLOW | O_NONBLOCK, limit: t.size + 1, immutable: true, sizeHint: t.size }).catch((e) => {
         throw errnoCode(e) === 'ELOOP' ? throughSymlink(t.path) : e;
       });
       if (got.size !== t.size || got.digest !== t.digest) {
