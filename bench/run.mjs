@@ -2,6 +2,7 @@
 // docs/benchmarks.md. BENCH_QUICK=1: tiny sizes, a smoke run (report in the temp dir, docs untouched).
 // BENCH_SSHFS=0: skip the sshfs row. BENCH_ONLY=make: only the steps whose name contains it
 // (report in the temp dir, docs untouched).
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -41,6 +42,8 @@ const rows = [];
 const t0 = Date.now();
 try {
   for (const [name, fn] of steps.filter(([name]) => !only || name.toLowerCase().includes(only.toLowerCase()))) {
+    // each step starts on a quiet disk, not under the writeback of what the last one wrote
+    spawnSync('sync');
     log(`${name}…`);
     const s = Date.now();
     try {
