@@ -10,6 +10,7 @@ import { type RunArgs, hitLine, runCommand, runRequest } from './commands/run.js
 import { UnsafeDirError } from './errors.js';
 import { warningLine } from './output.js';
 import { lookUp } from './run.js';
+import { pidAlive } from './walk.js';
 import { type ServeReply, type ServeRequest, decodeRequest, encodeReply } from './serve-protocol.js';
 
 /**
@@ -45,7 +46,7 @@ export async function serve(opts: ServeOptions): Promise<{ started: boolean; pid
   ownDir(dir);
   const pidFile = join(dir, 'pid');
   const other = readPid(pidFile);
-  if (other !== undefined && other !== process.pid && isAlive(other)) return { started: false, pid: other };
+  if (other !== undefined && other !== process.pid && pidAlive(other)) return { started: false, pid: other };
   removeLeftovers(dir);
   const fifo = join(dir, `in.${process.pid}`);
   fs.rmSync(fifo, { force: true });
@@ -171,20 +172,11 @@ export function readPid(file: string): number | undefined {
   }
 }
 
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** FIFOs and request files of processes that are gone. */
 function removeLeftovers(dir: string): void {
   for (const name of fs.readdirSync(dir)) {
     const m = /^(?:in|q|r)\.(\d+)$/.exec(name);
-    if (m && !isAlive(Number(m[1]))) fs.rmSync(join(dir, name), { force: true });
+    if (m && !pidAlive(Number(m[1]))) fs.rmSync(join(dir, name), { force: true });
   }
 }
 

@@ -1,6 +1,7 @@
 import type { Argv } from 'yargs';
 import { printResult } from '../output.js';
-import { defaultServeDir, isAlive, readPid, serve } from '../serve.js';
+import { defaultServeDir, readPid, serve } from '../serve.js';
+import { pidAlive } from '../walk.js';
 import { parseDuration } from '../size.js';
 import type { OutputFlags } from '../output.js';
 import { join } from 'node:path';
@@ -34,8 +35,8 @@ export const serveCommand = {
 
 async function stopServer(dir: string): Promise<number | undefined> {
   const pid = readPid(join(dir, 'pid'));
-  if (pid === undefined || !isAlive(pid)) return undefined;
+  if (pid === undefined || !pidAlive(pid)) return undefined;
   process.kill(pid, 'SIGTERM');
-  while (isAlive(pid)) await new Promise((r) => setTimeout(r, 20));
+  while (pidAlive(pid)) await new Promise((r) => setTimeout(r, 20));
   return pid;
 }
