@@ -15,7 +15,7 @@ export class DepHasher {
   /** Digests seen by this hasher: one job's view of its files, so a hasher lives for one job. */
   private readonly memo = new Map<string, string | null>();
 
-  constructor(private readonly known: DigestStore | undefined = undefined) {}
+  constructor(private readonly known?: DigestStore) {}
 
   /** Digest of the file at an absolute path, or null when it does not exist. */
   digest(abs: string): string | null {

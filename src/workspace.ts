@@ -137,7 +137,7 @@ export async function restoreTargets(root: string, dataDir: string, targets: rea
       const src = join(dataDir, ...t.path.split('/'));
       assertPlainDirs(dataDir, t.path, plainDirs);
       // O_NONBLOCK and the limit: a FIFO or device in the entry's place of a file ends the copy, never hangs it
-      const got = await copyHashing(src, tmp, t.mode, newHash(), { srcFlags: O_RDONLY | O_NOFOLLOW | O_NONBLOCK, limit: t.size + 1, immutable: true, sizeHint: t.size }).catch((e) => {
+      const got = await copyHashing(src, tmp, t.mode, newHash(), { srcFlags: O_RDONLY | O_NOFOLLOW | O_NONBLOCK, limit: t.size + 1, immutable: true }).catch((e) => {
         throw errnoCode(e) === 'ELOOP' ? throughSymlink(t.path) : e;
       });
       if (got.size !== t.size || got.digest !== t.digest) {
