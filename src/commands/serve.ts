@@ -1,9 +1,8 @@
 import type { Argv } from 'yargs';
-import { printResult } from '../output.js';
+import { type OutputFlags, printResult } from '../output.js';
 import { defaultServeDir, readPid, serve } from '../serve.js';
 import { pidAlive } from '../walk.js';
 import { parseDuration } from '../size.js';
-import type { OutputFlags } from '../output.js';
 import { join } from 'node:path';
 
 type ServeArgs = OutputFlags & { dir?: string; idle: string; stop?: boolean };
