@@ -3,7 +3,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BIN, QUICK, cliEnv, dircache, dircacheMaxRss, fmtMB, fmtMs, median, row, run, scratch, writeFilled } from './lib.mjs';
-import { HIT_DEPS, newCache, newWorkspace, seedJob } from './setup.mjs';
+import { HIT_DEPS, clearTarget, newCache, newWorkspace, seedJob, settleDeps } from './setup.mjs';
 
 const depArgs = HIT_DEPS.flatMap((d) => ['--dep', d]);
 
@@ -17,11 +17,13 @@ export async function measureCliHit() {
   const root = newCache('cli');
   const ws = newWorkspace('cli-ws');
   await seedJob(root, ws, 'obj/hit.o');
+  await settleDeps(ws);
   const env = cliEnv();
   const runs = QUICK ? 5 : 21;
   const node = [], hit = [];
   for (let i = -2; i < runs; i++) {
     const a = wall(process.execPath, ['-e', ''], { env });
+    clearTarget(ws);
     const b = wall(process.execPath, [BIN, 'download', '--cache', root, '--job', 'obj/hit.o', ...depArgs, '-q'], { env, cwd: ws });
     if (i >= 0) node.push(a), hit.push(b);
   }

@@ -1,7 +1,7 @@
 // hit-worker.mjs CACHE WORKSPACE JOB START_MS DUR_MS — library hits on one job, back to back,
 // from START_MS for DUR_MS; prints {"hits": N}.
 import { lib } from './lib.mjs';
-import { hit } from './setup.mjs';
+import { clearTarget, hit } from './setup.mjs';
 
 const { Cache } = await lib('cache');
 const [root, ws, job, start, dur] = process.argv.slice(2);
@@ -11,6 +11,7 @@ while (Date.now() < +start) await new Promise((r) => setTimeout(r, Math.min(20, 
 const end = +start + +dur;
 let hits = 0;
 while (Date.now() < end) {
+  clearTarget(ws); // see setup.mjs: each hit writes a new file
   await hit(cache, job);
   hits++;
 }

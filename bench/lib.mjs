@@ -20,11 +20,12 @@ export function median(xs) {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
-/** Median wall time (ms) of `runs` calls of fn, after `warm` unmeasured ones. */
-export async function timeMedian(fn, runs, warm = 1) {
-  for (let i = 0; i < warm; i++) await fn(-1 - i);
+/** Median wall time (ms) of `runs` calls of fn, after `warm` unmeasured ones; `before` runs untimed before each. */
+export async function timeMedian(fn, runs, warm = 1, before = () => {}) {
+  for (let i = 0; i < warm; i++) before(), await fn(-1 - i);
   const ts = [];
   for (let i = 0; i < runs; i++) {
+    before();
     const t0 = performance.now();
     await fn(i);
     ts.push(performance.now() - t0);

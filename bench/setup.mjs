@@ -31,6 +31,26 @@ export function newWorkspace(prefix = 'ws', bytes = 4096, target = 'out/hit.o') 
 
 export const HIT_DEPS = ['src/a.c', 'src/a.h'];
 
+/**
+ * Remove the workspace's copy of a target, so that the next hit writes a new file, as after a clean
+ * build or in a fresh checkout. Replacing an existing file costs more on ext4, whatever writes it
+ * (a rename or truncation over a file makes ext4 allocate the new data at once): the in-process
+ * rows report that case apart.
+ */
+export function clearTarget(ws, target = 'out/hit.o') {
+  fs.rmSync(path.join(ws, target), { force: true });
+}
+
+/**
+ * Wait until a workspace's deps are older than the window in which the digest cache does not trust a
+ * file's stamp (2 s), as a build's sources are: every timed hit then finds their digests remembered.
+ */
+export async function settleDeps(ws) {
+  const newest = Math.max(...HIT_DEPS.map((d) => fs.statSync(path.join(ws, d)).ctimeMs));
+  const wait = newest + 2100 - Date.now();
+  if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+}
+
 /** Upload `job` (target `target`) from `ws` into the cache at `root`; returns the open cache. */
 export async function seedJob(root, ws, job, target = 'out/hit.o') {
   const cache = Cache.open({ cache: root, cwd: ws, env: {} });
