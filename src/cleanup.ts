@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import type { Cache } from './cache.js';
@@ -58,6 +57,8 @@ export async function cleanup(cache: Cache, opts: { graceMs: number; dryRun?: bo
 export function startCleanup(cache: Cache, graceMs: number): number | undefined {
   const { perm, fileSync } = cache.settings;
   const args = [packagePath('bin/dircache'), 'gc', '--cleanup-only', '--quiet', '--grace', `${graceMs}ms`, '--perm', perm, '--file-sync', fileSync, '--cache', cache.root];
+  // loaded here, not imported: a CLI hit never spawns, and child_process loads net and dgram with it
+  const { spawn } = process.getBuiltinModule('node:child_process');
   const child = spawn(process.execPath, args, { cwd: cache.root, detached: true, stdio: 'ignore' });
   child.once('error', () => {}); // could not start: the trash waits for the next gc, as after a kill
   child.unref();

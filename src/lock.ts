@@ -7,7 +7,6 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import lockfile from 'lockfile';
 import { LockLostError, LockTimeoutError } from './errors.js';

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import { constants } from 'node:os';
 import { resolve } from 'node:path';
@@ -150,6 +149,7 @@ const FORWARDED = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
 /** Run without a shell, stdio inherited; resolves with the status a shell would report. */
 function runCommand(command: readonly string[], cwd: string, forwardSignals: boolean): Promise<{ code: number; signal?: string; error?: string }> {
   return new Promise((done) => {
+    const { spawn } = process.getBuiltinModule('node:child_process'); // see cleanup.ts: not on a hit's path
     const child = spawn(command[0]!, command.slice(1), { cwd, stdio: 'inherit' });
     const forward = (sig: NodeJS.Signals) => child.kill(sig);
     if (forwardSignals) for (const s of FORWARDED) process.on(s, forward);
