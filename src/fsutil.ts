@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import writeFileAtomic from 'write-file-atomic';
+import { createRequire } from 'node:module';
 import type { FileSync, Perm } from './config.js';
 import { PermissionError } from './errors.js';
 
@@ -153,9 +153,13 @@ export function writeNew(p: FsPolicy, path: string, data: string | Uint8Array): 
  * we do under file_sync='sync'.
  */
 export function writeAtomic(p: FsPolicy, path: string, data: string): void {
+  writeFileAtomic ??= createRequire(import.meta.url)('write-file-atomic') as typeof import('write-file-atomic');
   writeFileAtomic.sync(path, data, { fsync: p.fileSync === 'sync', mode: 0o644 | permBits(p.perm, 'file') });
   if (p.fileSync === 'sync') fsyncPath(dirname(path));
 }
+
+/** Loaded on first use: a hit writes no whole file, and loading it (with its exit handlers) costs a CLI hit ~3 ms. */
+let writeFileAtomic: typeof import('write-file-atomic') | undefined;
 
 const HOST = hostname();
 const PID = process.pid;
