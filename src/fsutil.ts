@@ -146,6 +146,9 @@ export function writeNew(p: FsPolicy, path: string, data: string | Uint8Array): 
   }
 }
 
+/** Loaded on first use: a hit writes no whole file, and loading it (with its exit handlers) costs a CLI hit ~3 ms. */
+let writeFileAtomic: typeof import('write-file-atomic') | undefined;
+
 /**
  * Atomic replacement for files that must never be seen half-written (journal, stats, version).
  * Only used where one writer at a time is guaranteed (a lock, or a per-client file), because
@@ -157,9 +160,6 @@ export function writeAtomic(p: FsPolicy, path: string, data: string): void {
   writeFileAtomic.sync(path, data, { fsync: p.fileSync === 'sync', mode: 0o644 | permBits(p.perm, 'file') });
   if (p.fileSync === 'sync') fsyncPath(dirname(path));
 }
-
-/** Loaded on first use: a hit writes no whole file, and loading it (with its exit handlers) costs a CLI hit ~3 ms. */
-let writeFileAtomic: typeof import('write-file-atomic') | undefined;
 
 const HOST = hostname();
 const PID = process.pid;
