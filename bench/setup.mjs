@@ -8,6 +8,7 @@ const { Cache } = await lib('cache');
 const { initCache } = await lib('init');
 const { upload } = await lib('upload');
 const { download } = await lib('download');
+const { UNTRUSTED_STAMP_MS } = await lib('deps');
 
 // 64 GiB over 16 shards: every shard's budget (4 GiB) holds the largest target the bench stores.
 export const CACHE_SIZE = '64G';
@@ -43,11 +44,11 @@ export function clearTarget(ws, target = 'out/hit.o') {
 
 /**
  * Wait until a workspace's deps are older than the window in which the digest cache does not trust a
- * file's stamp (2 s), as a build's sources are: every timed hit then finds their digests remembered.
+ * file's stamp, as a build's sources are: every timed hit then finds their digests remembered.
  */
 export async function settleDeps(ws) {
   const newest = Math.max(...HIT_DEPS.map((d) => fs.statSync(path.join(ws, d)).ctimeMs));
-  const wait = newest + 2100 - Date.now();
+  const wait = newest + UNTRUSTED_STAMP_MS + 100 - Date.now();
   if (wait > 0) await new Promise((r) => setTimeout(r, wait));
 }
 

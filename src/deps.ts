@@ -40,8 +40,7 @@ export class DepHasher {
     const known = this.known?.get(key);
     if (known) return known;
     const d = depDigest(sha256File(abs));
-    // A file changed within the clock's granularity could change again with the same stamp: don't remember it.
-    if (BigInt(Date.now()) * 1_000_000n - st.ctimeNs > 2_000_000_000n) this.known?.add(key, d);
+    if (BigInt(Date.now()) * 1_000_000n - st.ctimeNs > BigInt(UNTRUSTED_STAMP_MS) * 1_000_000n) this.known?.add(key, d);
     return d;
   }
 
@@ -102,6 +101,9 @@ export class DigestStore {
     this.added.length = 0;
   }
 }
+
+/** A file changed this recently could change again with the same stamp (the clock's granularity): its digest is not remembered. */
+export const UNTRUSTED_STAMP_MS = 2000;
 
 const MAX_DIGEST_CACHE = 16 << 20;
 /** About what MAX_DIGEST_CACHE holds: a long-lived process starts over rather than grow without end. */
