@@ -3,10 +3,10 @@ import { fileURLToPath } from 'node:url';
 
 /**
  * A file shipped with the package (the config template, package.json). Code runs from src/ or dist/
- * (one level below the package root) or from a chunk of the bundled CLI (dist/bundle/, deeper).
+ * (one level below the package root) or from the bundled CLI (dist/bundle/).
  */
 export function packagePath(rel: string): string {
-  for (const up of ['../', '../../', '../../../']) {
+  for (const up of ['../', '../../']) {
     const p = fileURLToPath(new URL(up + rel, import.meta.url));
     if (existsSync(p)) return p;
   }

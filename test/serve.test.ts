@@ -215,10 +215,10 @@ describe('dircache serve', () => {
 
   it('stops when its code is replaced (an upgrade); the next client starts the new one', async () => {
     const pid = await primed();
-    const chunks = join(REPO, 'dist', 'bundle', 'chunks');
-    for (const f of fs.readdirSync(chunks)) {
-      const st = fs.statSync(join(chunks, f));
-      fs.utimesSync(join(chunks, f), st.atime, new Date(st.mtimeMs + 1000));
+    const bundle = join(REPO, 'dist', 'bundle');
+    for (const f of fs.readdirSync(bundle)) {
+      const st = fs.statSync(join(bundle, f));
+      fs.utimesSync(join(bundle, f), st.atime, new Date(st.mtimeMs + 1000));
     }
     await gone(pid);
     expect(runFront(JOB).stderr).toMatch(/starting dircache serve/);
