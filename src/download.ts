@@ -9,6 +9,7 @@ import { ENTRY_DATA } from './layout.js';
 import { recordAccess } from './lru.js';
 import { entryMatches, findMatch, hintedEntry, listCandidates, removeEntry } from './entries.js';
 import { restoreTargets } from './workspace.js';
+import { nowMs } from './clock.js';
 
 export interface DownloadRequest {
   job: string;
@@ -35,10 +36,10 @@ export interface DownloadResult {
  * Misses never take the lock. A damaged entry is a miss with a warning, and is removed.
  */
 export async function download(cache: Cache, req: DownloadRequest, hasher = new DepHasher(cache.digests)): Promise<DownloadResult> {
-  const t0 = performance.now();
+  const t0 = nowMs();
   const warnings: string[] = [];
   const result = (hit: boolean, more: Partial<DownloadResult> = {}): DownloadResult => ({
-    hit, job: req.job, files: 0, bytes: 0, exeTime: 0, ...more, elapsedMs: performance.now() - t0, warnings,
+    hit, job: req.job, files: 0, bytes: 0, exeTime: 0, ...more, elapsedMs: nowMs() - t0, warnings,
   });
   const jobPath = jobToPath(req.job);
   const shard = cache.shardOf(jobPath);

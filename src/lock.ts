@@ -7,10 +7,10 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import lockfile from 'lockfile';
 import { LockLostError, LockTimeoutError } from './errors.js';
 import { readToEnd } from './fsutil.js';
+import { nowMs } from './clock.js';
 
 export interface LockOptions {
   /** Break the lock once it has stayed unchanged this long (ms, by our own monotonic clock). */
@@ -69,7 +69,7 @@ const MAX_DELAY_MS = 50;
 
 export async function acquireLock(path: string, opts: LockOptions): Promise<HeldLock> {
   const token = nextToken();
-  const t0 = performance.now();
+  const t0 = nowMs();
   let delay = 1;
   let seenKey: string | undefined;
   let seenAt = 0;
@@ -105,13 +105,13 @@ export async function acquireLock(path: string, opts: LockOptions): Promise<Held
       const key = `${cur.size}\0${cur.mtimeMs}\0${cur.content}`;
       if (key !== seenKey) {
         seenKey = key;
-        seenAt = performance.now();
+        seenAt = nowMs();
       }
       if ((owner?.token ?? '') !== announced) {
         announced = owner?.token ?? '';
         opts.onWait?.(owner);
       }
-      if ((owner && ownerGone(owner)) || performance.now() - seenAt >= opts.stale) {
+      if ((owner && ownerGone(owner)) || nowMs() - seenAt >= opts.stale) {
         const r = breakLock(path, cur, token);
         if (r === 'taken' || r === 'broken') brokeFrom = owner ?? null;
         if (r === 'taken') return new Held(path, writeOwner(path, token, opts.what), brokeFrom);
@@ -120,9 +120,10 @@ export async function acquireLock(path: string, opts: LockOptions): Promise<Held
       }
     }
 
-    const waited = performance.now() - t0;
+    const waited = nowMs() - t0;
     if (waited >= opts.timeout) throw timeoutError(path, opts, waited, lastOwner);
-    await sleep(Math.min(delay * (0.5 + Math.random()), opts.timeout - waited + 1));
+    const pause = Math.min(delay * (0.5 + Math.random()), opts.timeout - waited + 1);
+    await new Promise((wake) => setTimeout(wake, pause));
     delay = Math.min(delay * 1.5, waited < EARLY_MS ? EARLY_MAX_DELAY_MS : MAX_DELAY_MS);
   }
 }

@@ -5,6 +5,7 @@ import { parseDepfile } from './depfile.js';
 import type { DownloadRequest, DownloadResult } from './download.js';
 import { ConfigError, DircacheError, UsageError } from './errors.js';
 import type { UploadRequest, UploadResult } from './upload.js';
+import { nowMs } from './clock.js';
 
 /**
  * `dircache run`: download; on a miss run the command, then upload what it made. The job's own
@@ -97,9 +98,9 @@ export async function run(client: Transfers, req: RunRequest): Promise<RunResult
   if (got?.hit) return { ...base, hit: true, ran: false, exitCode: 0, download: got };
   const inputs = runInputs(req);
 
-  const t0 = performance.now();
+  const t0 = nowMs();
   const exit = await runCommand(req.command, client.cwd, req.forwardSignals ?? false);
-  const runTime = (performance.now() - t0) / 1000;
+  const runTime = (nowMs() - t0) / 1000;
   if (exit.error) warnings.push(exit.error);
   const ran = { ...base, hit: false, ran: true, exitCode: exit.code, signal: exit.signal, runTime };
   if (exit.code !== 0 || req.upload === false) return ran;

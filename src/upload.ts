@@ -14,6 +14,7 @@ import { defaultRepoKey } from './repo.js';
 import { type FoundTarget, collectTargets, copyHashing } from './workspace.js';
 import { entryMatchesDeps, findMatch, listCandidates } from './entries.js';
 import { formatSize } from './size.js';
+import { nowMs } from './clock.js';
 
 export interface UploadRequest {
   job: string;
@@ -50,7 +51,7 @@ const infoEstimate = (deps: number, targets: number) => 4096 + deps * 160 + targ
  * are only read.
  */
 export async function upload(cache: Cache, req: UploadRequest, hasher = new DepHasher(cache.digests)): Promise<UploadResult> {
-  const t0 = performance.now();
+  const t0 = nowMs();
   const warnings: string[] = [];
   const jobPath = jobToPath(req.job);
   const shard = cache.shardOf(jobPath);
@@ -61,7 +62,7 @@ export async function upload(cache: Cache, req: UploadRequest, hasher = new DepH
   hasher.save();
   const want = { job: req.job, inputs: req.inputs ?? {} };
   const base = { job: req.job, files: found.filter((t) => t.kind === 'file').length, evicted: 0, warnings };
-  const done = (r: Partial<UploadResult> & { uploaded: boolean; bytes: number }): UploadResult => ({ ...base, ...r, elapsedMs: performance.now() - t0 });
+  const done = (r: Partial<UploadResult> & { uploaded: boolean; bytes: number }): UploadResult => ({ ...base, ...r, elapsedMs: nowMs() - t0 });
 
   const reserveBytes = found.reduce((n, t) => n + t.size, 0) + infoEstimate(deps.length, found.length);
   if (reserveBytes > cache.budget) {
