@@ -52,7 +52,8 @@ export interface HeldLock {
 // lockfile's exit hook unlinks every path this process ever locked through it: after our release
 // that is usually another holder's lock, and after SIGTERM it would hide a half-done update from
 // whoever breaks the lock. The hook calls exports.unlockSync when it runs, and nothing here uses
-// lockfile's unlock, so disarm it.
+// lockfile's unlock, so disarm it. (The CLI bundles do not even load the hook's `signal-exit`:
+// see src/bundle/no-exit-hook.cjs.)
 (lockfile as { unlockSync: (path: string) => void }).unlockSync = () => {};
 
 const ESTALE = -116; // Node 20 has no name for it
