@@ -165,3 +165,26 @@ for (const f of FILESYSTEMS) {
     }, 60_000);
   });
 }
+
+describe.skipIf(!!why)('the sshfs rig', () => {
+  it('stops its sshd at the last `down` even when a killed run left mounts listed that are gone', () => {
+    const base = tempDir('dircache-rig-');
+    const f: Fs = { ...FILESYSTEMS[0]!, env: { SSHFS_STATE: path.join(base, 'state') } };
+    const [server, a, b, c, d] = ['server', 'a', 'b', 'c', 'd'].map((x) => path.join(base, x)) as [string, string, string, string, string];
+    try {
+      netfs(f, 'up', [server, a, b]);
+      const sshdPid = Number(fs.readFileSync(path.join(base, 'state', 'sshd.pid'), 'utf8'));
+      // a run killed before its `down`: its mounts are gone, its entries stay listed
+      for (const m of [a, b]) expect(spawnSync('umount', [m]).status).toBe(0);
+      netfs(f, 'up', [server, c, d]);
+      expect(fs.readFileSync(path.join(base, 'state', 'mounts'), 'utf8').split('\n').filter(Boolean)).toEqual([a, b, c, d]);
+      netfs(f, 'down', [server, c, d]);
+      expect(fs.existsSync(path.join(base, 'state'))).toBe(false);
+      expect(() => process.kill(sshdPid, 0)).toThrow(/ESRCH/);
+    } finally {
+      netfs(f, 'down', [server, a, b]);
+      netfs(f, 'down', [server, c, d]);
+      fs.rmSync(base, { recursive: true, force: true });
+    }
+  }, 120_000);
+});

@@ -63,13 +63,16 @@ live_mount() {
 # remember_mount MNT : note a mount of ours in $STATE/mounts.
 remember_mount() { grep -qxF "$1" "$STATE/mounts" 2>/dev/null || echo "$1" >> "$STATE/mounts"; }
 
-# unmount_ours MNT... : unmount each and forget it; true when no mount of ours is left.
+# unmount_ours MNT... : unmount each and forget it; true when no mount of ours is left. Also forgets
+# listed mounts that are gone (a killed run's, unmounted since), which would otherwise keep the
+# server up for good; a mount is listed only once it is up, so a concurrent `up` loses nothing.
 unmount_ours() {
   local m
-  for m in "$@"; do
-    m="$(realpath -m "$m")"
-    unmount "$m"
-    [ -f "$STATE/mounts" ] && { grep -vxF "$m" "$STATE/mounts" > "$STATE/mounts.tmp" || true; mv "$STATE/mounts.tmp" "$STATE/mounts"; }
-  done
+  for m in "$@"; do unmount "$(realpath -m "$m")"; done
+  [ -f "$STATE/mounts" ] || return 0
+  while read -r m; do
+    if is_mounted "$m"; then echo "$m"; fi
+  done < "$STATE/mounts" > "$STATE/mounts.tmp"
+  mv "$STATE/mounts.tmp" "$STATE/mounts"
   [ ! -s "$STATE/mounts" ]
 }
