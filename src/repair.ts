@@ -48,8 +48,9 @@ export async function repair(cache: Cache, opts: RepairOptions): Promise<RepairR
   const progress = opts.progress ?? NO_PROGRESS;
   const shards = cache.settings.shards;
   progress.grow(countEntries(cache.root, shards));
+  const jobDirs = jobDirsByShard(cache.root, shards);
   for (let shard = 0; shard < shards; shard++) {
-    const found = await repairShard(cache, shard, opts, progress);
+    const found = await repairShard(cache, shard, jobDirs.get(shard) ?? new Set(), opts, progress);
     r.problems.push(...found.problems.map((p) => `shard ${shard}: ${p}`));
     r.entries += found.entries;
     r.bytes += found.bytes;
@@ -58,7 +59,25 @@ export async function repair(cache: Cache, opts: RepairOptions): Promise<RepairR
   return r;
 }
 
-async function repairShard(cache: Cache, shard: number, opts: RepairOptions, progress: Progress) {
+/**
+ * The dirs holding something, by shard: one walk of the whole tree, outside any lock. Each shard's
+ * repair then lists only its own dirs, under its lock, instead of walking the tree once per shard.
+ */
+function jobDirsByShard(root: string, shards: number): Map<number, Set<string>> {
+  const byShard = new Map<number, Set<string>>();
+  let last = '';
+  for (const item of walkTree(root)) {
+    if (!item.jobPath || item.jobPath === last) continue;
+    last = item.jobPath;
+    const shard = jobShardIndex(item.jobPath, shards);
+    let dirs = byShard.get(shard);
+    if (!dirs) byShard.set(shard, (dirs = new Set()));
+    dirs.add(item.jobPath);
+  }
+  return byShard;
+}
+
+async function repairShard(cache: Cache, shard: number, walked: Set<string>, opts: RepairOptions, progress: Progress) {
   const { root, policy } = cache;
   const problems: string[] = [];
   const ops: JournalOp[] = [];
@@ -78,12 +97,15 @@ async function repairShard(cache: Cache, shard: number, opts: RepairOptions, pro
       if (!opts.dryRun) replayJournal(policy, sp.journal);
     }
     const list = readShardList(root, shard);
+    // A job dir made since the walk holds entries only if an upload published them, under this
+    // lock, so the list names them.
+    const jobDirs = new Set(walked);
+    for (const id of list.order) jobDirs.add(id.slice(0, id.lastIndexOf('/')));
     const hints: Array<Extract<TreeItem, { kind: 'hint' }>> = [];
     let n = 0;
-    for (const item of walkTree(root)) {
+    for (const dir of [...jobDirs].sort()) for (const item of walkTree(root, dir, false)) {
       // the heartbeat is a timer: let it run during a long walk
       if (++n % 256 === 0) await yieldToTimers();
-      if (!item.jobPath || jobShardIndex(item.jobPath, cache.settings.shards) !== shard) continue;
       if (item.kind === 'hint') hints.push(item);
       else if (item.kind === 'hint-tmp') {
         problems.push(`${item.path}: a hint's temp link left by a dead process`);

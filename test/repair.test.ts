@@ -2,7 +2,10 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { Cache } from '../src/cache.js';
 import { checkCache } from '../src/check.js';
+import { jobShardIndex, jobToPath } from '../src/jobpath.js';
+import { repair } from '../src/repair.js';
 import { snapshot } from './helpers.js';
 import { admin, download, entryOf, headOf, makeFixture, setHead, upload } from './admin-fixture.js';
 
@@ -78,6 +81,31 @@ describe('dircache repair', { timeout: 300_000 }, () => {
     expect(head.newest).toMatch(/^a\//);
     expect(head.oldest).toMatch(/^b\//);
     expect(checkCache(f.cache).problems).toEqual([]);
+  });
+
+  it('keeps an entry uploaded into a new job dir while it runs (made after its walk of the tree)', async () => {
+    const f = makeFixture('10M', ['--shards', '4']);
+    const shardOf = (job: string) => jobShardIndex(jobToPath(job), 4);
+    const names = Array.from({ length: 40 }, (_, i) => `job${i}`);
+    const first = names.find((j) => shardOf(j) === 0)!;
+    const late = names.find((j) => shardOf(j) === 3)!;
+    upload(f, first);
+    let uploaded = false;
+    const progress = {
+      grow: () => {},
+      stop: () => {},
+      // the first entry's check: shard 0 is locked, the tree already walked, later shards to come
+      tick: () => {
+        if (!uploaded) upload(f, late);
+        uploaded = true;
+      },
+    };
+    const r = await repair(Cache.open({ cache: f.cache, env: {} }), { graceMs: 60_000, progress });
+    expect(uploaded).toBe(true);
+    expect(r.problems).toEqual([]);
+    expect(r.entries).toBe(2);
+    expect(admin(f, 'repair', '--dry-run').stdout).toMatch(/^repair: nothing to fix; 2 entries/);
+    expect(download(f, late)).toBe('hit');
   });
 
   it('redoes a journal left by a holder that died mid-update', () => {
