@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 
 /**
@@ -20,8 +21,10 @@ export function findRepoRoot(cwd: string): { root: string; inGit: boolean } {
 export async function defaultRepoKey(cwd: string): Promise<string> {
   const { root, inGit } = findRepoRoot(cwd);
   if (!inGit) return root;
-  // loaded here, not at start-up: a hit never needs git, and every dircache process pays its imports
-  const { simpleGit } = await import('simple-git');
+  // Loaded here, not at start-up: a hit never needs git, and every dircache process pays its
+  // imports. Required, not imported: the CLI bundle runs as a script compiled with a code cache
+  // (bin/dircache), where Node 20 has no dynamic import().
+  const { simpleGit } = createRequire(import.meta.url)('simple-git') as typeof import('simple-git');
   const git = simpleGit({ baseDir: root });
   try {
     const [top, head] = (await git.revparse(['--show-toplevel', 'HEAD'])).split('\n');

@@ -1,0 +1,92 @@
+/**
+ * bin/dircache compiles the CLI bundle with the V8 code cache that the build made: used when it was
+ * made from this very bundle, ignored otherwise, and never in the way of a correct result.
+ */
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { REPO, initCache, tempDir, testEnv, writeFiles } from './helpers.js';
+
+const BUNDLE = path.join(REPO, 'dist', 'bundle', 'cli.cjs');
+
+/** A copy of the built package (its own bin/ and dist/, the repo's node_modules). */
+function packageCopy(): { bin: string; bundle: string; codeCache: string } {
+  const dir = tempDir('dircache-pkg-');
+  for (const p of ['bin', 'dist', 'LMAKE-template', 'package.json']) fs.cpSync(path.join(REPO, p), path.join(dir, p), { recursive: true });
+  fs.symlinkSync(path.join(REPO, 'node_modules'), path.join(dir, 'node_modules'));
+  const bundle = path.join(dir, 'dist', 'bundle', 'cli.cjs');
+  return { bin: path.join(dir, 'bin', 'dircache'), bundle, codeCache: `${bundle}.v8cache` };
+}
+
+/** A cache file for `bundle` holding `data`, as the build writes it (see bin/dircache). */
+function writeCodeCache(bundle: string, data: Buffer, sum = createHash('sha256').update(data).digest('hex')): void {
+  const st = fs.statSync(bundle);
+  fs.writeFileSync(`${bundle}.v8cache`, Buffer.concat([Buffer.from(`${st.size} ${st.mtimeMs} ${sum}\n`), data]));
+}
+/** The V8 data of the build's cache, without its first line. */
+const builtData = () => {
+  const saved = fs.readFileSync(`${BUNDLE}.v8cache`);
+  return saved.subarray(saved.indexOf('\n') + 1);
+};
+
+/** An upload and a hit through `bin`, asking it to say what became of the code cache. */
+function uploadAndHit(bin: string): string[] {
+  const cache = initCache(path.join(tempDir(), 'cache'));
+  const ws = tempDir();
+  writeFiles(ws, { 'a.c': 'int a;\n', 'out/a.o': 'object\n' });
+  const run = (args: string[]) => {
+    const r = spawnSync(process.execPath, [bin, ...args, '--cache', cache, '--job', 'a.o', '--dep', 'a.c', '-q'], { cwd: ws, env: testEnv({ DIRCACHE_CODE_CACHE: 'report' }), encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    return r.stderr;
+  };
+  const reports = [run(['upload', '--target', 'out/a.o', '--repo-key', 'k'])];
+  fs.rmSync(path.join(ws, 'out', 'a.o'));
+  reports.push(run(['download']));
+  expect(fs.readFileSync(path.join(ws, 'out', 'a.o'), 'utf8')).toBe('object\n');
+  return reports;
+}
+
+describe('the CLI code cache', () => {
+  it('is made by the build from the bundle it sits next to, and used', () => {
+    const saved = fs.readFileSync(`${BUNDLE}.v8cache`);
+    const [size, mtime, sum] = saved.subarray(0, saved.indexOf('\n')).toString().split(' ');
+    const st = fs.statSync(BUNDLE);
+    expect([size, mtime]).toEqual([String(st.size), String(st.mtimeMs)]);
+    expect(sum).toBe(createHash('sha256').update(builtData()).digest('hex'));
+    expect(builtData().length).toBeGreaterThan(50_000);
+    expect(uploadAndHit(path.join(REPO, 'bin', 'dircache'))).toEqual(Array(2).fill('dircache: code cache: used\n'));
+  });
+
+  it('is not used when made from another bundle (another build, a copy with other times)', () => {
+    const pkg = packageCopy();
+    // the copy's bundle has a new mtime: the copied cache names the original
+    expect(uploadAndHit(pkg.bin)).toEqual(Array(2).fill('dircache: code cache: made from another bundle, not used\n'));
+    writeCodeCache(pkg.bundle, builtData());
+    expect(uploadAndHit(pkg.bin)).toEqual(Array(2).fill('dircache: code cache: used\n'));
+  });
+
+  it('is not used when damaged, and the CLI compiles its bundle as usual', () => {
+    const pkg = packageCopy();
+    const data = builtData();
+    const sum = createHash('sha256').update(data).digest('hex');
+    for (let i = 64; i < data.length; i += 97) data[i]! ^= 0xff;
+    writeCodeCache(pkg.bundle, data, sum);
+    expect(uploadAndHit(pkg.bin)).toEqual(Array(2).fill('dircache: code cache: damaged, not used\n'));
+  });
+
+  it('is rejected by V8 when another V8 made it, and the CLI compiles its bundle as usual', () => {
+    const pkg = packageCopy();
+    const data = builtData();
+    data[4]! ^= 0xff; // in the V8 version hash that heads the data
+    writeCodeCache(pkg.bundle, data);
+    expect(uploadAndHit(pkg.bin)).toEqual(Array(2).fill('dircache: code cache: rejected by V8\n'));
+  });
+
+  it('is optional', () => {
+    const pkg = packageCopy();
+    fs.rmSync(pkg.codeCache);
+    expect(uploadAndHit(pkg.bin)).toEqual(Array(2).fill('dircache: code cache: none\n'));
+  });
+});
