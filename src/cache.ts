@@ -1,4 +1,4 @@
-import * as fs from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { type CacheConfig, type FileSync, type Perm, type Source, readCacheConfig, readRepoFile, resolveSettings } from './config.js';
 import { type DigestStore, digestStore } from './deps.js';
@@ -139,7 +139,7 @@ function readVersion(root: string) {
   const file = adminPaths(root).version;
   let text: string;
   try {
-    text = fs.readFileSync(file, 'utf8');
+    text = readFileSync(file, 'utf8');
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new ConfigError(`${file} is missing: ${root} is not a complete dircache cache; run dircache repair, or dircache init on a new dir`);
     explainAccess(e, file, 'read');

@@ -1,4 +1,4 @@
-import * as fs from 'node:fs';
+import { renameSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Cache } from './cache.js';
 import { exists, isNotFound, removeTree, removeTrees, uniqueName } from './fsutil.js';
@@ -68,7 +68,7 @@ export function startCleanup(cache: Cache, graceMs: number): number | undefined 
 /** Take a dir (relative to the root) out of sight into the trash; gone already is fine. */
 export function moveToTrash(root: string, rel: string): void {
   try {
-    fs.renameSync(join(root, rel), join(adminPaths(root).trash, uniqueName()));
+    renameSync(join(root, rel), join(adminPaths(root).trash, uniqueName()));
   } catch (e) {
     if (!isNotFound(e)) throw e;
   }

@@ -1,5 +1,5 @@
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+import { readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { ConfigError, DircacheError, PermissionError } from './errors.js';
 import { SizeError, parseDuration, parseSize } from './size.js';
 import { packagePath } from './package-root.js';
@@ -345,7 +345,7 @@ function clientValue(key: ClientKey, value: unknown, what: string, baseDir: stri
       return value as string;
     case 'cache':
       if (typeof value !== 'string' || value === '') throw fail('give the path of the cache dir, e.g. "/mnt/cache"');
-      return path.resolve(baseDir, value);
+      return resolve(baseDir, value);
     case 'repo_key':
       if (typeof value !== 'string' || value === '') throw fail('give a non-empty string');
       return value;
@@ -370,7 +370,7 @@ export function parseRepoFile(text: string, file: string): Partial<ClientSetting
     if (!(CLIENT_KEYS as readonly string[]).includes(key)) {
       throw new ConfigError(`${file}: unknown key '${key}'; known keys: ${CLIENT_KEYS.join(', ')}`);
     }
-    out[key] = clientValue(key as ClientKey, value, `${file}: ${key} = ${JSON.stringify(value)}`, path.dirname(file));
+    out[key] = clientValue(key as ClientKey, value, `${file}: ${key} = ${JSON.stringify(value)}`, dirname(file));
   }
   return out as Partial<ClientSettings>;
 }
@@ -424,7 +424,7 @@ export const REPO_FILE = '.dircache.json';
 /** The file's text, or undefined if it (or a dir above it) does not exist. */
 function readIfExists(file: string, permissionFix: string): string | undefined {
   try {
-    return fs.readFileSync(file, 'utf8');
+    return readFileSync(file, 'utf8');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
@@ -435,7 +435,7 @@ function readIfExists(file: string, permissionFix: string): string | undefined {
 
 /** Reads and checks `<root>/LMAKE/config.py`; reads only, so a bad config changes nothing. */
 export function readCacheConfig(root: string): CacheConfig {
-  const file = path.join(root, CONFIG_FILE);
+  const file = join(root, CONFIG_FILE);
   const text = readIfExists(file, "ask the cache's admin for read access (dircache init --perm group makes a cache its group can use)");
   if (text === undefined) {
     throw new ConfigError(`${root} is not a dircache cache (no ${CONFIG_FILE}); create one with: dircache init ${root} --size SIZE`, 'ENOTCACHE');
@@ -445,7 +445,7 @@ export function readCacheConfig(root: string): CacheConfig {
 
 /** The repo's committed settings, or undefined when it has no .dircache.json. */
 export function readRepoFile(repoRoot: string): { file: string; values: Partial<ClientSettings> } | undefined {
-  const file = path.join(repoRoot, REPO_FILE);
+  const file = join(repoRoot, REPO_FILE);
   const text = readIfExists(file, 'check its permissions');
   return text === undefined ? undefined : { file, values: parseRepoFile(text, file) };
 }

@@ -1,4 +1,4 @@
-import * as fs from 'node:fs';
+import { type BigIntStats, appendFileSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { isAbsolute, join, relative, resolve, sep, dirname } from 'node:path';
 import { createHash } from 'node:crypto';
@@ -28,14 +28,14 @@ export class DepHasher {
   }
 
   private compute(abs: string): string | null {
-    let st: fs.BigIntStats;
+    let st: BigIntStats;
     try {
-      st = fs.statSync(abs, { bigint: true });
+      st = statSync(abs, { bigint: true });
     } catch (e) {
       if (isNotFound(e) || errnoCode(e) === 'ELOOP') return null;
       throw e;
     }
-    if (st.isDirectory()) return 'dir:' + depDigest(createHash('sha256').update(fs.readdirSync(abs).sort().join('\0')).digest());
+    if (st.isDirectory()) return 'dir:' + depDigest(createHash('sha256').update(readdirSync(abs).sort().join('\0')).digest());
     const key = `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
     const known = this.known?.get(key);
     if (known) return known;
@@ -76,7 +76,7 @@ export class DigestStore {
     this.persisted = new Map();
     let text = '';
     try {
-      text = fs.readFileSync(this.file, 'utf8');
+      text = readFileSync(this.file, 'utf8');
     } catch {
       return this.persisted; // no cache yet, or unreadable: hashing still works
     }
@@ -91,10 +91,10 @@ export class DigestStore {
   save(): void {
     if (this.added.length === 0) return;
     try {
-      fs.mkdirSync(dirname(this.file), { recursive: true });
-      const size = fs.statSync(this.file, { throwIfNoEntry: false })?.size ?? 0;
-      if (size > MAX_DIGEST_CACHE) fs.rmSync(this.file, { force: true });
-      fs.appendFileSync(this.file, this.added.join(''));
+      mkdirSync(dirname(this.file), { recursive: true });
+      const size = statSync(this.file, { throwIfNoEntry: false })?.size ?? 0;
+      if (size > MAX_DIGEST_CACHE) rmSync(this.file, { force: true });
+      appendFileSync(this.file, this.added.join(''));
     } catch {
       // a read-only home must not fail a build
     }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import * as fs from 'node:fs';
+import { closeSync, openSync, readSync } from 'node:fs';
 import xxhash from 'xxhash-wasm';
 
 /*
@@ -72,11 +72,11 @@ export function targetDigestOfFile(abs: string, newHash: NewTargetHash): string 
 
 /** Feed a file to `onChunk` through one buffer: deps and targets may be larger than memory should hold. */
 function streamFile(abs: string, onChunk: (chunk: Uint8Array) => void): void {
-  const fd = fs.openSync(abs, 'r');
+  const fd = openSync(abs, 'r');
   try {
     const buf = Buffer.allocUnsafe(1 << 20);
-    for (let n; (n = fs.readSync(fd, buf, 0, buf.length, null)) > 0; ) onChunk(buf.subarray(0, n));
+    for (let n; (n = readSync(fd, buf, 0, buf.length, null)) > 0; ) onChunk(buf.subarray(0, n));
   } finally {
-    fs.closeSync(fd);
+    closeSync(fd);
   }
 }

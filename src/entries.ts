@@ -1,4 +1,4 @@
-import * as fs from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Cache } from './cache.js';
 import { CorruptEntryError } from './errors.js';
@@ -21,7 +21,7 @@ export function listCandidates(cache: Cache, jobPath: string, skip: readonly str
   const jobDir = join(cache.root, jobPath);
   const all = lookupFresh(cache.policy, join(jobDir, 'x'), () => {
     try {
-      return fs.readdirSync(jobDir);
+      return readdirSync(jobDir);
     } catch (e) {
       if (isNotFound(e)) return undefined;
       throw e;

@@ -1,4 +1,4 @@
-import * as fs from 'node:fs';
+import { type Stats, chmodSync, closeSync, fchmodSync, fsyncSync, lstatSync, mkdirSync, openSync, promises, readSync, readlinkSync, rmSync, writeSync } from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -28,13 +28,13 @@ export function applyPerm(p: FsPolicy, path: string, kind: 'file' | 'dir', fd?: 
   const bits = permBits(p.perm, kind);
   if (!bits) return;
   const mode = (kind === 'dir' ? 0o755 : 0o644) | bits;
-  if (fd !== undefined) fs.fchmodSync(fd, mode);
-  else fs.chmodSync(path, mode);
+  if (fd !== undefined) fchmodSync(fd, mode);
+  else chmodSync(path, mode);
 }
 
 /** mkdir -p, giving each dir we create the perm bits (the umask would otherwise win). */
 export function mkdirp(p: FsPolicy, dir: string): void {
-  const first = fs.mkdirSync(dir, { recursive: true });
+  const first = mkdirSync(dir, { recursive: true });
   if (!first || !permBits(p.perm, 'dir')) return;
   for (let d = dir; ; d = dirname(d)) {
     applyPerm(p, d, 'dir');
@@ -64,7 +64,7 @@ export function refreshDirs(p: FsPolicy, path: string, wholeChain = false): void
 /** Open and close a dir, which makes an NFS client revalidate it; false if it is missing. */
 function reopenDir(dir: string): boolean {
   try {
-    fs.closeSync(fs.openSync(dir, 'r'));
+    closeSync(openSync(dir, 'r'));
     return true;
   } catch {
     return false;
@@ -98,17 +98,17 @@ export function publishChanges(p: FsPolicy, paths: readonly string[]): void {
 export function fsyncPath(path: string): void {
   let fd: number;
   try {
-    fd = fs.openSync(path, 'r');
+    fd = openSync(path, 'r');
   } catch (e) {
     if (isNotFound(e)) return;
     throw e;
   }
   try {
-    fs.fsyncSync(fd);
+    fsyncSync(fd);
   } catch {
     // some filesystems refuse fsync on directories; the rename is still as durable as they allow
   } finally {
-    fs.closeSync(fd);
+    closeSync(fd);
   }
 }
 
@@ -120,29 +120,29 @@ export function writeInPlace(p: FsPolicy, path: string, text: string, prevLength
   const buf = Buffer.from(text.padEnd(prevLength, ' '));
   let fd: number;
   try {
-    fd = fs.openSync(path, 'r+');
+    fd = openSync(path, 'r+');
   } catch (e) {
     if (!isNotFound(e)) throw e;
-    fd = fs.openSync(path, 'wx', 0o644);
+    fd = openSync(path, 'wx', 0o644);
     applyPerm(p, path, 'file', fd);
   }
   try {
-    fs.writeSync(fd, buf, 0, buf.length, 0);
-    if (p.fileSync === 'sync') fs.fsyncSync(fd);
+    writeSync(fd, buf, 0, buf.length, 0);
+    if (p.fileSync === 'sync') fsyncSync(fd);
   } finally {
-    fs.closeSync(fd);
+    closeSync(fd);
   }
 }
 
 /** Create a new file with content, exclusively; used for files nobody else can be writing. */
 export function writeNew(p: FsPolicy, path: string, data: string | Uint8Array): void {
-  const fd = fs.openSync(path, 'wx', 0o644);
+  const fd = openSync(path, 'wx', 0o644);
   try {
     applyPerm(p, path, 'file', fd);
-    fs.writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
-    if (p.fileSync === 'sync') fs.fsyncSync(fd);
+    writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
+    if (p.fileSync === 'sync') fsyncSync(fd);
   } finally {
-    fs.closeSync(fd);
+    closeSync(fd);
   }
 }
 
@@ -176,11 +176,11 @@ export function uniqueName(prefix = ''): string {
 
 /** A file's content: see readToEnd. */
 export function readText(path: string, immutable = false): string {
-  const fd = fs.openSync(path, 'r');
+  const fd = openSync(path, 'r');
   try {
     return readToEnd(fd, immutable);
   } finally {
-    fs.closeSync(fd);
+    closeSync(fd);
   }
 }
 
@@ -194,7 +194,7 @@ export function readToEnd(fd: number, immutable = false): string {
   const chunks: Buffer[] = [];
   for (let size = 16384; ; size = Math.min(size * 4, 1 << 20)) {
     const buf = Buffer.allocUnsafe(size);
-    const n = fs.readSync(fd, buf, 0, size, null);
+    const n = readSync(fd, buf, 0, size, null);
     chunks.push(buf.subarray(0, n));
     if (n === 0 || (immutable && n < size)) return Buffer.concat(chunks).toString('utf8');
   }
@@ -226,9 +226,9 @@ export function isExistsRace(e: unknown): boolean {
 }
 
 /** lstat, or undefined when there is nothing there. */
-export function lstatIfExists(path: string): fs.Stats | undefined {
+export function lstatIfExists(path: string): Stats | undefined {
   try {
-    return fs.lstatSync(path);
+    return lstatSync(path);
   } catch (e) {
     if (isNotFound(e)) return undefined;
     throw e;
@@ -238,7 +238,7 @@ export function lstatIfExists(path: string): fs.Stats | undefined {
 /** A symlink's target, or undefined when there is no link there. */
 export function readlinkIfExists(path: string): string | undefined {
   try {
-    return fs.readlinkSync(path);
+    return readlinkSync(path);
   } catch (e) {
     if (isNotFound(e) || errnoCode(e) === 'EINVAL') return undefined;
     throw e;
@@ -263,7 +263,7 @@ export function explainAccess(e: unknown, path: string, doing: string): never {
 
 /** rm -rf that tolerates concurrent removers. */
 export function removeTree(path: string): void {
-  fs.rmSync(path, { recursive: true, force: true, maxRetries: 3 });
+  rmSync(path, { recursive: true, force: true, maxRetries: 3 });
 }
 
 /**
@@ -273,7 +273,7 @@ export function removeTree(path: string): void {
 export async function removeTrees(paths: readonly string[], concurrency = 8): Promise<void> {
   let next = 0;
   const worker = async () => {
-    while (next < paths.length) await fs.promises.rm(paths[next++]!, { recursive: true, force: true, maxRetries: 3 });
+    while (next < paths.length) await promises.rm(paths[next++]!, { recursive: true, force: true, maxRetries: 3 });
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, paths.length) }, worker));
 }

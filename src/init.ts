@@ -1,4 +1,4 @@
-import * as fs from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type FileSync, type Perm, renderConfigPy, templatePath } from './config.js';
 import { ConfigError, UsageError } from './errors.js';
@@ -36,7 +36,7 @@ export function initCache(dir: string, opts: InitOptions): InitResult {
   const shards = opts.shards ?? defaultShards(size);
   if (!Number.isInteger(shards) || shards < 1 || shards > MAX_SHARDS) throw new UsageError(`--shards ${shards}: use an integer from 1 to ${MAX_SHARDS}`, 'EBADSHARDS');
   if (size / shards < 1 << 20) throw new UsageError(`--shards ${shards} leaves each shard ${Math.floor(size / shards)} bytes; give each at least 1 MiB`, 'EBADSHARDS');
-  const config = renderConfigPy(fs.readFileSync(templatePath(), 'utf8'), {
+  const config = renderConfigPy(readFileSync(templatePath(), 'utf8'), {
     size: opts.size, perm, file_sync: fileSync, lock_stale: opts.lockStale, lock_timeout: opts.lockTimeout,
   });
   refuseNonEmpty(root);
@@ -75,7 +75,7 @@ function sizeArg(value: string | number): number {
 function refuseNonEmpty(root: string): void {
   let names: string[];
   try {
-    names = fs.readdirSync(root);
+    names = readdirSync(root);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return;
@@ -87,7 +87,7 @@ function refuseNonEmpty(root: string): void {
   if (names.includes('LMAKE')) {
     let what = 'an incomplete or damaged cache';
     try {
-      const v = parseVersionFile(fs.readFileSync(version, 'utf8'), version);
+      const v = parseVersionFile(readFileSync(version, 'utf8'), version);
       what = `a dircache cache (format ${v.format}, ${v.shards} shard${v.shards > 1 ? 's' : ''})`;
     } catch (e) {
       if (e instanceof ConfigError) what = `a cache this dircache cannot read (${e.message})`;
@@ -102,7 +102,7 @@ function setfaclLine(root: string): string {
   const gid = process.getgid?.() ?? 0;
   let group = String(gid);
   try {
-    const line = fs.readFileSync('/etc/group', 'utf8').split('\n').find((l) => l.split(':')[2] === String(gid));
+    const line = readFileSync('/etc/group', 'utf8').split('\n').find((l) => l.split(':')[2] === String(gid));
     if (line) group = line.split(':')[0]!;
   } catch {
     // no /etc/group: the numeric gid works too

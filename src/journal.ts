@@ -1,4 +1,4 @@
-import * as fs from 'node:fs';
+import { readFileSync, renameSync, rmSync, symlinkSync, unlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { sha256Hex } from './digest.js';
 import { type FsPolicy, exists, isNotFound, publishChanges, uniqueName, writeAtomic, writeInPlace, removeTree } from './fsutil.js';
@@ -37,21 +37,21 @@ export function runJournal(p: FsPolicy, journalPath: string, ops: readonly Journ
   if (ops.length === 0) return;
   if (ops.length > 1) writeAtomic(p, journalPath, encodeJournal(ops));
   applyOps(p, ops, false);
-  if (ops.length > 1) fs.unlinkSync(journalPath);
+  if (ops.length > 1) unlinkSync(journalPath);
 }
 
 /** After breaking a dead holder's lock: finish its update, if it had begun one. Returns ops redone. */
 export function replayJournal(p: FsPolicy, journalPath: string): number {
   let text: string;
   try {
-    text = fs.readFileSync(journalPath, 'utf8');
+    text = readFileSync(journalPath, 'utf8');
   } catch (e) {
     if (isNotFound(e)) return 0;
     throw e;
   }
   const ops = decodeJournal(text);
   if (ops) applyOps(p, ops, true);
-  fs.rmSync(journalPath, { force: true });
+  rmSync(journalPath, { force: true });
   return ops?.length ?? 0;
 }
 
@@ -81,7 +81,7 @@ function applyOp(p: FsPolicy, op: JournalOp, replay: boolean, renamed: string[])
       // a fresh name (a trash dir's, or an entry's checked under the lock): no lookup needed.
       if (replay && exists(abs(op.to))) return;
       try {
-        fs.renameSync(abs(op.from), abs(op.to));
+        renameSync(abs(op.from), abs(op.to));
       } catch (e) {
         if (isNotFound(e) && !exists(abs(op.from))) return; // gone before us (evicted, or a dropped tmp)
         throw e;
@@ -90,16 +90,16 @@ function applyOp(p: FsPolicy, op: JournalOp, replay: boolean, renamed: string[])
       return;
     case 'unlink':
       try {
-        fs.unlinkSync(abs(op.path));
+        unlinkSync(abs(op.path));
       } catch (e) {
         if (!isNotFound(e)) throw e;
       }
       return;
     case 'symlink': {
       const tmp = join(dirname(abs(op.path)), uniqueName('.hint-'));
-      fs.symlinkSync(op.target, tmp);
+      symlinkSync(op.target, tmp);
       try {
-        fs.renameSync(tmp, abs(op.path));
+        renameSync(tmp, abs(op.path));
       } catch (e) {
         removeTree(tmp);
         if (!isNotFound(e)) throw e; // the job dir went away: the hint has nothing to point at

@@ -4,8 +4,8 @@
  * because its own versions judge staleness by comparing file times with the local clock and
  * remove locks without checking whose they are.
  */
-import fs from 'node:fs';
-import os from 'node:os';
+import { closeSync, fstatSync, linkSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import lockfile from 'lockfile';
 import { LockLostError, LockTimeoutError } from './errors.js';
@@ -61,7 +61,7 @@ const ESTALE = -116; // Node 20 has no name for it
 // lock cost a hit ~10 µs), plus the pid, which tells apart processes of one host.
 let tokenSeq = randomBytes(6).readUIntBE(0, 6);
 const nextToken = () => `${(tokenSeq = (tokenSeq + 1) % 2 ** 48).toString(16).padStart(12, '0')}${process.pid.toString(16)}`;
-const HOST = os.hostname();
+const HOST = hostname();
 // A hit holds its shard's lock well under a millisecond: a waiter that backs off to 50 ms at once
 // mostly sleeps through free locks. Poll often for the first second, then back off further.
 const EARLY_MAX_DELAY_MS = 5;
@@ -148,7 +148,7 @@ export async function withLock<T>(path: string, opts: LockOptions, fn: (held: He
 
 export function readLockOwner(path: string): LockOwner | undefined {
   try {
-    return parseOwner(fs.readFileSync(path, 'utf8'));
+    return parseOwner(readFileSync(path, 'utf8'));
   } catch {
     return undefined;
   }
@@ -178,7 +178,7 @@ class Held implements HeldLock {
     // Window: if we were broken as stale between the read above and this unlink and someone
     // re-took the lock, we remove theirs. Only a holder that stalled for `stale` can hit it.
     try {
-      fs.unlinkSync(this.path);
+      unlinkSync(this.path);
     } catch (e) {
       if (code(e) === 'ENOENT') throw this.lostError(undefined);
       throw e;
@@ -217,7 +217,7 @@ class Held implements HeldLock {
     this.assertHeld();
     let fd: number;
     try {
-      fd = fs.openSync(this.path, 'r+');
+      fd = openSync(this.path, 'r+');
     } catch (e) {
       if (code(e) === 'ENOENT') throw this.lostError(undefined);
       throw e;
@@ -230,10 +230,10 @@ class Held implements HeldLock {
       // In place, through the fd we checked: the record only grows (beat), so no truncation, and
       // if the lock was broken meanwhile we write into the broken file, not into a new holder's.
       const next = { ...this.owner, beat: this.owner.beat + 1 };
-      fs.writeSync(fd, JSON.stringify(next), 0, 'utf8');
+      writeSync(fd, JSON.stringify(next), 0, 'utf8');
       this.owner = next;
     } finally {
-      fs.closeSync(fd);
+      closeSync(fd);
     }
   }
 
@@ -274,11 +274,11 @@ function writeOwner(path: string, token: string, what: string): LockOwner {
   // Window: a creator stalled for `stale` between create and this write may be broken and then
   // write into the next holder's lock; the next holder notices at its release.
   retryEstale(() => {
-    const fd = fs.openSync(path, 'r+');
+    const fd = openSync(path, 'r+');
     try {
-      fs.writeSync(fd, JSON.stringify(owner), 0, 'utf8');
+      writeSync(fd, JSON.stringify(owner), 0, 'utf8');
     } finally {
-      fs.closeSync(fd);
+      closeSync(fd);
     }
   });
   return owner;
@@ -297,7 +297,7 @@ function writeOwner(path: string, token: string, what: string): LockOwner {
 function breakLock(path: string, judged: Seen, token: string): 'taken' | 'broken' | 'changed' | 'gone' {
   const aside = `${path}.broken-${token}`;
   try {
-    fs.renameSync(path, aside);
+    renameSync(path, aside);
   } catch (e) {
     if (code(e) === 'ENOENT') return 'gone';
     if (isEstale(e)) return 'changed';
@@ -317,11 +317,11 @@ function breakLock(path: string, judged: Seen, token: string): 'taken' | 'broken
   }
   if (took) {
     // our fresh lock has no owner record yet, so replacing it loses nothing and leaves no gap
-    fs.renameSync(aside, path);
+    renameSync(aside, path);
     return 'changed';
   }
   try {
-    fs.linkSync(aside, path);
+    linkSync(aside, path);
   } catch (e) {
     // Window: a third process created the lock between our rename and now. The holder we moved
     // aside then holds an unlinked file; it finds out at its next refresh or release.
@@ -335,20 +335,20 @@ function breakLock(path: string, judged: Seen, token: string): 'taken' | 'broken
 function readState(path: string, stat = true): Seen | undefined {
   let fd: number;
   try {
-    fd = fs.openSync(path, 'r');
+    fd = openSync(path, 'r');
   } catch (e) {
     if (code(e) === 'ENOENT') return undefined;
     throw e;
   }
   try {
-    const st = stat ? fs.fstatSync(fd) : undefined;
+    const st = stat ? fstatSync(fd) : undefined;
     return { content: readToEnd(fd), size: st?.size ?? 0, mtimeMs: st?.mtimeMs ?? 0 };
   } catch (e) {
     // sshfs answers an open file's fstat by path: ENOENT once it was released meanwhile
     if (code(e) === 'ENOENT') return undefined;
     throw e;
   } finally {
-    fs.closeSync(fd);
+    closeSync(fd);
   }
 }
 
@@ -394,7 +394,7 @@ function ownerGone(owner: LockOwner): boolean {
 
 function procStat(pid: number): { state: string; start: number } | undefined {
   try {
-    const text = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // the command name (field 2) may hold spaces and parentheses; fields 3.. follow the last ')'
     const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
     const start = Number(fields[19]);
@@ -439,7 +439,7 @@ function retryEstale<T>(fn: () => T): T {
 
 function unlinkQuiet(path: string): void {
   try {
-    fs.unlinkSync(path);
+    unlinkSync(path);
   } catch {
     // a leftover aside-name is harmless: nobody reads it
   }

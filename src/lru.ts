@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import * as fs from 'node:fs';
+import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
 import { type FsPolicy, exists, isNotFound, readText, uniqueName } from './fsutil.js';
 import { type JournalOp, runJournal } from './journal.js';
 import { ADMIN_DIR, ENTRY_LRU, shardPaths } from './layout.js';
@@ -186,16 +186,16 @@ export function readHead(root: string, shard: number): Head {
 export function recordAccess(p: FsPolicy, id: string, now: number): boolean {
   let fd: number;
   try {
-    fd = fs.openSync(join(p.root, id, ENTRY_LRU), 'r+');
+    fd = openSync(join(p.root, id, ENTRY_LRU), 'r+');
   } catch (e) {
     if (isNotFound(e)) return false;
     throw e;
   }
   try {
-    fs.writeSync(fd, encodeAccess(now), ACCESS_OFFSET);
-    if (p.fileSync === 'sync') fs.fsyncSync(fd);
+    writeSync(fd, encodeAccess(now), ACCESS_OFFSET);
+    if (p.fileSync === 'sync') fsyncSync(fd);
   } finally {
-    fs.closeSync(fd);
+    closeSync(fd);
   }
   return true;
 }

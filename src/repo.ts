@@ -1,4 +1,4 @@
-import * as fs from 'node:fs';
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 
@@ -9,7 +9,7 @@ import { dirname, join, resolve } from 'node:path';
 export function findRepoRoot(cwd: string): { root: string; inGit: boolean } {
   const start = resolve(cwd);
   for (let d = start; ; d = dirname(d)) {
-    if (fs.existsSync(join(d, '.git'))) return { root: d, inGit: true };
+    if (existsSync(join(d, '.git'))) return { root: d, inGit: true };
     if (d === dirname(d)) return { root: start, inGit: false };
   }
 }

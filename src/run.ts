@@ -1,4 +1,4 @@
-import * as fs from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { resolve } from 'node:path';
 import { parseDepfile } from './depfile.js';
@@ -121,7 +121,7 @@ function readDeps(cwd: string, depsFile: string | undefined): string[] {
   const path = resolve(cwd, depsFile);
   let text: string;
   try {
-    text = fs.readFileSync(path, 'utf8');
+    text = readFileSync(path, 'utf8');
   } catch (e) {
     throw new DircacheError('ENODEPSFILE', `the deps file ${depsFile} was not written by the command (${(e as NodeJS.ErrnoException).code}): without it the job's deps are unknown`);
   }

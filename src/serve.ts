@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import * as fs from 'node:fs';
+import { appendFileSync, closeSync, constants, existsSync, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,7 +33,7 @@ export interface ServeOptions {
 /** Where dircache-run finds this user's server; bin/dircache-run applies the same rule. */
 export function defaultServeDir(env: NodeJS.ProcessEnv = process.env): string {
   if (env.DIRCACHE_SERVE_DIR) return env.DIRCACHE_SERVE_DIR;
-  const base = env.XDG_RUNTIME_DIR || (fs.existsSync('/dev/shm') ? '/dev/shm' : tmpdir());
+  const base = env.XDG_RUNTIME_DIR || (existsSync('/dev/shm') ? '/dev/shm' : tmpdir());
   return join(base, `dircache-${process.getuid!()}`);
 }
 
@@ -49,12 +49,12 @@ export async function serve(opts: ServeOptions): Promise<{ started: boolean; pid
   if (other !== undefined && other !== process.pid && pidAlive(other)) return { started: false, pid: other };
   removeLeftovers(dir);
   const fifo = join(dir, `in.${process.pid}`);
-  fs.rmSync(fifo, { force: true });
+  rmSync(fifo, { force: true });
   execFileSync('mkfifo', ['-m', '600', fifo]);
   // read-write: the FIFO never reports end-of-file between clients, and a client's open never blocks
-  const input = new Socket({ fd: fs.openSync(fifo, fs.constants.O_RDWR | fs.constants.O_NONBLOCK), readable: true, writable: false });
-  fs.writeFileSync(`${pidFile}.${process.pid}`, `${process.pid}\n`);
-  fs.renameSync(`${pidFile}.${process.pid}`, pidFile);
+  const input = new Socket({ fd: openSync(fifo, constants.O_RDWR | constants.O_NONBLOCK), readable: true, writable: false });
+  writeFileSync(`${pidFile}.${process.pid}`, `${process.pid}\n`);
+  renameSync(`${pidFile}.${process.pid}`, pidFile);
   process.chdir('/'); // every path a request uses is resolved against its own cwd
   const code = ownCode();
 
@@ -70,8 +70,8 @@ export async function serve(opts: ServeOptions): Promise<{ started: boolean; pid
       if (stopping) return;
       stopping = true;
       clearInterval(watch);
-      fs.rmSync(fifo, { force: true });
-      if (readPid(pidFile) === process.pid) fs.rmSync(pidFile, { force: true });
+      rmSync(fifo, { force: true });
+      if (readPid(pidFile) === process.pid) rmSync(pidFile, { force: true });
       setTimeout(() => {
         input.destroy();
         closed = true;
@@ -106,8 +106,8 @@ async function handle(dir: string, pid: string): Promise<void> {
   let reply = FALLBACK;
   try {
     const q = join(dir, `q.${pid}`);
-    const data = fs.readFileSync(q, 'utf8');
-    fs.rmSync(q, { force: true });
+    const data = readFileSync(q, 'utf8');
+    rmSync(q, { force: true });
     reply = await answer(decodeRequest(data));
   } catch (e) {
     log(dir, `request of pid ${pid}: ${(e as Error).message}`);
@@ -135,29 +135,29 @@ async function answer(req: ServeRequest): Promise<ServeReply> {
 function sendReply(file: string, reply: ServeReply): void {
   let fd: number | undefined;
   try {
-    fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
+    fd = openSync(file, constants.O_WRONLY | constants.O_NONBLOCK);
   } catch {
     // ENXIO: the client stopped waiting (killed); ENOENT: it never made its FIFO
   }
-  fs.rmSync(file, { force: true });
+  rmSync(file, { force: true });
   if (fd === undefined) return;
   try {
-    if (fs.fstatSync(fd).isFIFO()) fs.writeSync(fd, encodeReply(reply));
+    if (fstatSync(fd).isFIFO()) writeSync(fd, encodeReply(reply));
   } catch {
     // the client went away meanwhile
   } finally {
-    fs.closeSync(fd);
+    closeSync(fd);
   }
 }
 
 /** Anyone who can write the dir could answer in the server's place: it must be ours alone. */
 function ownDir(dir: string): void {
   try {
-    fs.mkdirSync(dir, { mode: 0o700 });
+    mkdirSync(dir, { mode: 0o700 });
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
   }
-  const st = fs.lstatSync(dir);
+  const st = lstatSync(dir);
   if (!st.isDirectory() || st.uid !== process.getuid!() || (st.mode & 0o077) !== 0) {
     throw new UnsafeDirError(`${dir} must be a dir of yours that only you can use (mode 700); remove it, or set DIRCACHE_SERVE_DIR to another`);
   }
@@ -165,7 +165,7 @@ function ownDir(dir: string): void {
 
 export function readPid(file: string): number | undefined {
   try {
-    const m = /^(\d+)\n$/.exec(fs.readFileSync(file, 'utf8'));
+    const m = /^(\d+)\n$/.exec(readFileSync(file, 'utf8'));
     return m ? Number(m[1]) : undefined;
   } catch {
     return undefined;
@@ -174,22 +174,22 @@ export function readPid(file: string): number | undefined {
 
 /** FIFOs and request files of processes that are gone. */
 function removeLeftovers(dir: string): void {
-  for (const name of fs.readdirSync(dir)) {
+  for (const name of readdirSync(dir)) {
     const m = /^(?:in|q|r)\.(\d+)$/.exec(name);
-    if (m && !pidAlive(Number(m[1]))) fs.rmSync(join(dir, name), { force: true });
+    if (m && !pidAlive(Number(m[1]))) rmSync(join(dir, name), { force: true });
   }
 }
 
 /** An upgrade replaces the code under a running server: it then stops, and the next client starts the new one. */
 function ownCode(): { changed(): boolean } {
   const file = fileURLToPath(import.meta.url);
-  const mtime = fs.statSync(file).mtimeMs;
-  return { changed: () => fs.statSync(file, { throwIfNoEntry: false })?.mtimeMs !== mtime };
+  const mtime = statSync(file).mtimeMs;
+  return { changed: () => statSync(file, { throwIfNoEntry: false })?.mtimeMs !== mtime };
 }
 
 function log(dir: string, msg: string): void {
   try {
-    fs.appendFileSync(join(dir, 'serve.log'), `${new Date().toISOString()} ${msg}\n`);
+    appendFileSync(join(dir, 'serve.log'), `${new Date().toISOString()} ${msg}\n`);
   } catch {
     // nowhere to say it
   }

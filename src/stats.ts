@@ -1,4 +1,4 @@
-import * as fs from 'node:fs';
+import { closeSync, fstatSync, fsyncSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -85,7 +85,7 @@ function readTail(path: string, from: number): { counters: Counters; end: number
 
 function readBytesIfExists(path: string): Buffer {
   try {
-    return fs.readFileSync(path);
+    return readFileSync(path);
   } catch (e) {
     if (isNotFound(e)) return Buffer.alloc(0);
     throw e;
@@ -111,20 +111,20 @@ export async function recordStats(cache: Cache, delta: Partial<Counters>, client
     const log = join(dir, `${client}.log`);
     let fd: number;
     try {
-      fd = fs.openSync(log, 'a', 0o644);
+      fd = openSync(log, 'a', 0o644);
     } catch (e) {
       if (!isNotFound(e)) throw e;
       mkdirp(cache.policy, dir);
-      fd = fs.openSync(log, 'a', 0o644);
+      fd = openSync(log, 'a', 0o644);
     }
     let size: number;
     try {
       applyPerm(cache.policy, log, 'file', fd);
-      fs.writeSync(fd, JSON.stringify(delta) + '\n');
-      if (cache.policy.fileSync === 'sync') fs.fsyncSync(fd);
-      size = fs.fstatSync(fd).size;
+      writeSync(fd, JSON.stringify(delta) + '\n');
+      if (cache.policy.fileSync === 'sync') fsyncSync(fd);
+      size = fstatSync(fd).size;
     } finally {
-      fs.closeSync(fd);
+      closeSync(fd);
     }
     if (size >= COMPACT_AT) await compact(cache, client);
     return undefined;
@@ -148,7 +148,7 @@ export async function compact(cache: Cache, client = clientName()): Promise<void
     const segments = listSegments(dir, client);
     const token = randomBytes(6).toString('hex');
     try {
-      fs.renameSync(join(dir, `${client}.log`), join(dir, `${client}.fold-${token}`));
+      renameSync(join(dir, `${client}.log`), join(dir, `${client}.fold-${token}`));
       segments.push({ name: `${client}.fold-${token}`, token });
     } catch (e) {
       if (!isNotFound(e)) throw e;
@@ -162,7 +162,7 @@ export async function compact(cache: Cache, client = clientName()): Promise<void
     }
     writeAtomic(cache.policy, jsonPath, JSON.stringify({ totals, folded }) + '\n');
     // Segments of earlier compactions: any late append has long landed and is now counted.
-    for (const s of segments) if (s.token in prev.folded) fs.rmSync(join(dir, s.name), { force: true });
+    for (const s of segments) if (s.token in prev.folded) rmSync(join(dir, s.name), { force: true });
   } finally {
     await held.release();
   }
@@ -179,7 +179,7 @@ function listSegments(dir: string, client: string): { name: string; token: strin
 
 function readDirIfExists(dir: string): string[] {
   try {
-    return fs.readdirSync(dir);
+    return readdirSync(dir);
   } catch (e) {
     if (isNotFound(e)) return [];
     throw e;

@@ -1,4 +1,4 @@
-import * as fs from 'node:fs';
+import { lstatSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Cache } from './cache.js';
 import { type NewTargetHash, loadTargetHash, targetDigestOfFile } from './digest.js';
@@ -70,7 +70,7 @@ function rehash(data: string, targets: readonly Target[], newHash: NewTargetHash
     if (t.kind !== 'file') continue;
     const path = join(data, ...t.path.split('/'));
     try {
-      const st = fs.lstatSync(path);
+      const st = lstatSync(path);
       if (!st.isFile()) return `data/${t.path} is not a regular file`;
       if (st.size !== t.size) return `data/${t.path} is ${st.size} bytes, its info says ${t.size}`;
       const digest = targetDigestOfFile(path, newHash);

@@ -1,4 +1,4 @@
-import * as fs from 'node:fs';
+import { type Dirent, readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { hostname } from 'node:os';
 import { isNotFound, lstatIfExists, readTextIfExists, readlinkIfExists } from './fsutil.js';
@@ -30,9 +30,9 @@ const RESERVED_RE = /^(key|deps_hint)-/i;
  * With `deep` false, only the items of `jobPath` itself.
  */
 export function* walkTree(root: string, jobPath = '', deep = true): Generator<TreeItem> {
-  let dirents: fs.Dirent[];
+  let dirents: Dirent[];
   try {
-    dirents = fs.readdirSync(jobPath ? join(root, jobPath) : root, { withFileTypes: true });
+    dirents = readdirSync(jobPath ? join(root, jobPath) : root, { withFileTypes: true });
   } catch (e) {
     if (isNotFound(e)) return; // removed while we walked
     throw e;
@@ -93,7 +93,7 @@ export function listAdminDir(root: string, which: 'tmp' | 'trash'): string[] {
 
 function listDir(dir: string): string[] {
   try {
-    return fs.readdirSync(dir).sort();
+    return readdirSync(dir).sort();
   } catch (e) {
     if (isNotFound(e)) return [];
     throw e;

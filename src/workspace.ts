@@ -1,4 +1,4 @@
-import * as fs from 'node:fs';
+import { type Stats, chmodSync, closeSync, constants, fchmodSync, lstatSync, mkdirSync, openSync, readSync, readdirSync, readlinkSync, renameSync, rmSync, rmdirSync, symlinkSync, write as fsWrite, writeSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { dirname, join, relative, resolve, sep, isAbsolute } from 'node:path';
 import { CorruptEntryError, UnsafeRestoreError, UploadError } from './errors.js';
@@ -18,20 +18,20 @@ export interface FoundTarget extends Omit<Target, 'digest'> {
 export function collectTargets(root: string, cwd: string, paths: readonly string[]): FoundTarget[] {
   const found = new Map<string, FoundTarget>();
   const visit = (abs: string, given: string) => {
-    let st: fs.Stats;
+    let st: Stats;
     try {
-      st = fs.lstatSync(abs);
+      st = lstatSync(abs);
     } catch (e) {
       if (isNotFound(e)) throw new UploadError('ENOTARGET', `target ${given} does not exist (looked for ${abs}); did the job produce it?`);
       throw e;
     }
     const path = relative(root, abs).split(sep).join('/');
     const base = { path, abs, mode: st.mode & 0o777, size: 0, link: '' };
-    if (st.isSymbolicLink()) found.set(path, { ...base, kind: 'symlink', mode: 0o777, link: fs.readlinkSync(abs) });
+    if (st.isSymbolicLink()) found.set(path, { ...base, kind: 'symlink', mode: 0o777, link: readlinkSync(abs) });
     else if (st.isFile()) found.set(path, { ...base, kind: 'file', size: st.size });
     else if (st.isDirectory()) {
       found.set(path, { ...base, kind: 'dir' });
-      for (const name of fs.readdirSync(abs).sort()) visit(join(abs, name), join(given, name));
+      for (const name of readdirSync(abs).sort()) visit(join(abs, name), join(given, name));
     } else throw new UploadError('EBADTARGET', `target ${given} is neither a file, a directory nor a symlink; only those can be cached`);
   };
   for (const p of paths) {
@@ -56,9 +56,9 @@ export async function copyHashing(
   dst: string,
   mode: number,
   h: TargetHash,
-  { srcFlags = fs.constants.O_RDONLY, limit = Infinity, immutable = false, sizeHint = Infinity }: { srcFlags?: number; limit?: number; immutable?: boolean; sizeHint?: number } = {},
+  { srcFlags = constants.O_RDONLY, limit = Infinity, immutable = false, sizeHint = Infinity }: { srcFlags?: number; limit?: number; immutable?: boolean; sizeHint?: number } = {},
 ): Promise<{ size: number; digest: string }> {
-  const inFd = fs.openSync(src, srcFlags);
+  const inFd = openSync(src, srcFlags);
   let outFd: number | undefined;
   let size = 0;
   let writing: Promise<void> = Promise.resolve();
@@ -67,11 +67,11 @@ export async function copyHashing(
   const bufSize = Math.min(CHUNK, sizeHint + 1, limit);
   const bufs: Buffer[] = [];
   try {
-    outFd = fs.openSync(dst, 'wx', mode);
+    outFd = openSync(dst, 'wx', mode);
     for (let k = 0; ; k++) {
       const buf = (bufs[k & 1] ??= Buffer.allocUnsafe(bufSize));
       const want = Math.min(bufSize, limit - size);
-      const n: number = want > 0 && !ended ? fs.readSync(inFd, buf, 0, want, null) : 0;
+      const n: number = want > 0 && !ended ? readSync(inFd, buf, 0, want, null) : 0;
       if (n === 0) break;
       ended = immutable && n < want; // see readToEnd: a published file ends at a short read
       h.update(buf.subarray(0, n));
@@ -82,21 +82,21 @@ export async function copyHashing(
       size += n;
     }
     await writing;
-    fs.fchmodSync(outFd, mode);
+    fchmodSync(outFd, mode);
   } finally {
     await writing.catch(() => {}); // never close under a write still in flight
-    fs.closeSync(inFd);
-    if (outFd !== undefined) fs.closeSync(outFd);
+    closeSync(inFd);
+    if (outFd !== undefined) closeSync(outFd);
   }
   return { size, digest: h.digest() };
 }
 
 const CHUNK = 1 << 20;
 
-const writeAsync = promisify(fs.write);
+const writeAsync = promisify(fsWrite);
 
 function writeAllSync(fd: number, buf: Buffer, n: number): void {
-  for (let off = 0; off < n; ) off += fs.writeSync(fd, buf, off, n - off);
+  for (let off = 0; off < n; ) off += writeSync(fd, buf, off, n - off);
 }
 
 async function writeAll(fd: number, buf: Buffer, n: number): Promise<void> {
@@ -131,7 +131,7 @@ export async function restoreTargets(root: string, dataDir: string, targets: rea
       const tmp = join(dirname(final), uniqueName('.dircache-'));
       staged.push({ tmp, final });
       if (t.kind === 'symlink') {
-        fs.symlinkSync(t.link, tmp);
+        symlinkSync(t.link, tmp);
         continue;
       }
       const src = join(dataDir, ...t.path.split('/'));
@@ -147,19 +147,19 @@ export async function restoreTargets(root: string, dataDir: string, targets: rea
       bytes += got.size;
     }
   } catch (e) {
-    for (const s of staged) fs.rmSync(s.tmp, { force: true });
+    for (const s of staged) rmSync(s.tmp, { force: true });
     // only if still empty: a restore running beside ours may have put its files in a dir we made
     for (const d of createdDirs.reverse()) {
       try {
-        fs.rmdirSync(d);
+        rmdirSync(d);
       } catch (err) {
         if (errnoCode(err) !== 'ENOTEMPTY' && errnoCode(err) !== 'EEXIST' && !isNotFound(err)) throw err;
       }
     }
     throw e;
   }
-  for (const s of staged) fs.renameSync(s.tmp, s.final);
-  for (const d of dirModes) fs.chmodSync(d.dir, d.mode);
+  for (const s of staged) renameSync(s.tmp, s.final);
+  for (const d of dirModes) chmodSync(d.dir, d.mode);
   return { files: staged.length, bytes };
 }
 
@@ -174,18 +174,18 @@ function assertPlainDirs(dataDir: string, path: string, known: Set<string>): voi
   for (let i = 0; i < parts.length; i++) {
     const rel = parts.slice(0, i).join('/');
     if (known.has(rel)) continue;
-    if (!fs.lstatSync(join(dataDir, rel)).isDirectory()) throw throughSymlink(path);
+    if (!lstatSync(join(dataDir, rel)).isDirectory()) throw throughSymlink(path);
     known.add(rel);
   }
 }
 
 const throughSymlink = (path: string) => new CorruptEntryError(`target ${path} is reached through a symlink inside the entry; entries hold only plain files there`);
-const { O_RDONLY, O_NOFOLLOW, O_NONBLOCK } = fs.constants;
+const { O_RDONLY, O_NOFOLLOW, O_NONBLOCK } = constants;
 
 /** mkdir, noting it as ours; a dir that a restore running beside ours made first is fine too. */
 function makeDir(d: string, created: string[]): void {
   try {
-    fs.mkdirSync(d);
+    mkdirSync(d);
     created.push(d);
   } catch (e) {
     if (errnoCode(e) !== 'EEXIST' || !lstatIfExists(d)?.isDirectory()) throw e;
