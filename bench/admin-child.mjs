@@ -1,11 +1,11 @@
 // admin-child.mjs OP ROOT [ARG] — run one admin operation over a cache in a fresh process and print
 // {ms, maxRssBytes, ...} as JSON: OP is check (the read-only invariant walk), gc (ARG: target bytes;
 // waits for gc's background cleanup too, timing it apart) or repair (ARG: "dry" for a dry run).
-import { distHas, lib } from './lib.mjs';
+import { distHas, lib, libEnv } from './lib.mjs';
 
 const [op, root, arg] = process.argv.slice(2);
 const { Cache } = await lib('cache');
-const cache = Cache.open({ cache: root, env: {} });
+const cache = Cache.open({ cache: root, env: libEnv() });
 const t0 = performance.now();
 let out;
 if (op === 'check') {

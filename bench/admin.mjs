@@ -1,6 +1,6 @@
 // Rows: gc evicting half of a 100,000-entry cache (and its background cleanup); peak memory of gc and repair over it.
 import * as path from 'node:path';
-import { REPO, cliEnv, distHas, fmtMB, fmtRate, row, run } from './lib.mjs';
+import { REPO, cliEnv, distHas, fmtMB, fmtRate, libEnv, row, run } from './lib.mjs';
 
 function child(op, root, arg = '') {
   const r = run(process.execPath, [path.join(REPO, 'bench', 'admin-child.mjs'), op, root, arg], { env: cliEnv() });
@@ -24,7 +24,7 @@ export async function measureAdmin(shared) {
   const check = checkFilled(root);
   const { Cache } = await import(path.join(REPO, 'dist', 'cache.js'));
   const { readHead } = await import(path.join(REPO, 'dist', 'lru.js'));
-  const cache = Cache.open({ cache: root, env: {} });
+  const cache = Cache.open({ cache: root, env: libEnv() });
   let total = 0;
   for (let s = 0; s < cache.settings.shards; s++) total += readHead(root, s).total;
   const g = distHas('gc') ? child('gc', root, String(Math.floor(total / 2))) : { missing: true };

@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
-import { lib } from './lib.mjs';
+import { lib, libEnv } from './lib.mjs';
 
 const { Cache } = await lib('cache');
 const { encodeInfo, entrySize, depsListHex } = await lib('info');
@@ -24,7 +24,7 @@ export const fillJob = (i) => `fill/d${i % 1000}/f${i}.o`;
  * concurrent workers: the disk's latency, not the CPU, is what a filler waits on.
  */
 export async function fillCache(root, n, { targetBytes = 64, repoKey = 'bench-filler 0' } = {}) {
-  const cache = Cache.open({ cache: root, env: {} });
+  const cache = Cache.open({ cache: root, env: libEnv() });
   const content = Buffer.alloc(targetBytes, 'x');
   const hash = (await loadTargetHash())();
   hash.update(content);

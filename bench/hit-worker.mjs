@@ -1,11 +1,11 @@
 // hit-worker.mjs CACHE WORKSPACE JOB START_MS DUR_MS — library hits on one job, back to back,
 // from START_MS for DUR_MS; prints {"hits": N, "cpuMs": this process's CPU time in that window}.
-import { lib } from './lib.mjs';
+import { lib, libEnv } from './lib.mjs';
 import { clearTarget, hit } from './setup.mjs';
 
 const { Cache } = await lib('cache');
 const [root, ws, job, start, dur] = process.argv.slice(2);
-const cache = Cache.open({ cache: root, cwd: ws, env: {} });
+const cache = Cache.open({ cache: root, cwd: ws, env: libEnv() });
 // Warm up until the start: V8 compiles the hit path's hot functions over the first thousands of
 // hits, work that each process does once, which N processes would otherwise all do in the window.
 while (Date.now() < +start) {

@@ -52,8 +52,14 @@ export function cleanScratch() {
 export function cliEnv(extra = {}) {
   const env = { ...process.env };
   for (const k of Object.keys(env)) if (k.startsWith('DIRCACHE_') || k === 'NODE_EXTRA_CA_CERTS' || k === 'NODE_OPTIONS') delete env[k];
-  return { ...env, DIRCACHE_DIGEST_CACHE: path.join(os.tmpdir(), `dircache-bench-digests-${process.pid}`), ...extra };
+  return { ...env, DIRCACHE_DIGEST_CACHE: benchDigests(), ...extra };
 }
+
+/** The bench's private digest cache (bench/run.mjs's, inherited by its children), never the user's. */
+const benchDigests = () => process.env.DIRCACHE_DIGEST_CACHE ?? path.join(os.tmpdir(), `dircache-bench-digests-${process.pid}`);
+
+/** The environment the bench's library caches (Cache.open) get: only that digest cache. */
+export const libEnv = () => ({ DIRCACHE_DIGEST_CACHE: benchDigests() });
 
 /** Run a command to completion; throws with its stderr unless its exit code is in `ok`. */
 export function run(cmd, args, opts = {}, ok = [0]) {

@@ -2,7 +2,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fillCache } from './fill.mjs';
-import { lib, scratch, writeFilled } from './lib.mjs';
+import { lib, libEnv, scratch, writeFilled } from './lib.mjs';
 
 const { Cache } = await lib('cache');
 const { initCache } = await lib('init');
@@ -54,7 +54,7 @@ export async function settleDeps(ws) {
 
 /** Upload `job` (target `target`) from `ws` into the cache at `root`; returns the open cache. */
 export async function seedJob(root, ws, job, target = 'out/hit.o') {
-  const cache = Cache.open({ cache: root, cwd: ws, env: {} });
+  const cache = Cache.open({ cache: root, cwd: ws, env: libEnv() });
   const r = await upload(cache, { job, targets: [target], deps: HIT_DEPS, repoKey: 'bench 0' });
   if (!r.uploaded) throw new Error(`seed upload of ${job} did not store: ${JSON.stringify(r)}`);
   return cache;

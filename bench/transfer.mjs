@@ -2,7 +2,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import cacache from 'cacache';
-import { QUICK, fmtMs, lib, median, row, run, scratch, timeMedian } from './lib.mjs';
+import { QUICK, fmtMs, lib, libEnv, median, row, run, scratch, timeMedian } from './lib.mjs';
 import { hit, newCache, newWorkspace, seedJob } from './setup.mjs';
 
 const { Cache } = await lib('cache');
@@ -49,7 +49,7 @@ export async function measureManyUpload() {
     fs.mkdirSync(path.join(ws, 'out', `d${i % 10}`), { recursive: true });
     fs.writeFileSync(path.join(ws, 'out', `d${i % 10}`, `f${i}.o`), b);
   }
-  const cache = Cache.open({ cache: root, cwd: ws, env: {} });
+  const cache = Cache.open({ cache: root, cwd: ws, env: libEnv() });
   const runs = QUICK ? 2 : 5;
   const ours = [], theirs = [];
   for (let i = -1; i < runs; i++) {
