@@ -9,8 +9,17 @@ import { loadTargetHash } from '../src/digest.js';
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const BIN = path.join(REPO, 'bin', 'dircache');
 
+const tempDirs: string[] = [];
+
+/** A fresh dir under the OS temp dir, removed when the test file is done (test/setup.ts). */
 export function tempDir(prefix = 'dircache-test-'): string {
-  return fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), prefix)));
+  const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), prefix)));
+  tempDirs.push(dir);
+  return dir;
+}
+
+export function removeTempDirs(): void {
+  for (const dir of tempDirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
 }
 
 export interface CliResult {
