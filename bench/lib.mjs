@@ -56,7 +56,7 @@ export function cliEnv(extra = {}) {
 }
 
 /** The bench's private digest cache (bench/run.mjs's, inherited by its children), never the user's. */
-const benchDigests = () => process.env.DIRCACHE_DIGEST_CACHE ?? path.join(os.tmpdir(), `dircache-bench-digests-${process.pid}`);
+export const benchDigests = () => process.env.DIRCACHE_DIGEST_CACHE ?? path.join(os.tmpdir(), `dircache-bench-digests-${process.pid}`);
 
 /** The environment the bench's library caches (Cache.open) get: only that digest cache. */
 export const libEnv = () => ({ DIRCACHE_DIGEST_CACHE: benchDigests() });

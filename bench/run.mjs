@@ -9,13 +9,13 @@ import * as path from 'node:path';
 import { measureAdmin } from './admin.mjs';
 import { measureBigRss, measureCliHit, measureLockOps } from './cli.mjs';
 import { measureHits, measureParallel } from './hits.mjs';
-import { QUICK, REPO, cleanScratch, log } from './lib.mjs';
+import { QUICK, REPO, benchDigests, cleanScratch, log } from './lib.mjs';
 import { measureMake } from './make.mjs';
 import { measureNetfs } from './netfs.mjs';
 import { writeReport } from './report.mjs';
 import { measureBigHit, measureManyUpload } from './transfer.mjs';
 
-process.env.DIRCACHE_DIGEST_CACHE = path.join(os.tmpdir(), `dircache-bench-digests-${process.pid}`);
+process.env.DIRCACHE_DIGEST_CACHE = benchDigests();
 const shared = {};
 const steps = [
   ['in-process hits', () => measureHits(shared)],

@@ -1,4 +1,4 @@
-import { type Stats, chmodSync, closeSync, constants, fchmodSync, lstatSync, mkdirSync, openSync, readSync, readdirSync, readlinkSync, renameSync, rmSync, rmdirSync, symlinkSync, write as fsWrite, writeSync } from 'node:fs';
+import { type Stats, chmodSync, closeSync, constants, fchmodSync, lstatSync, mkdirSync, openSync, readSync, readdirSync, readlinkSync, renameSync, rmSync, rmdirSync, symlinkSync, write, writeSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { dirname, join, relative, resolve, sep, isAbsolute } from 'node:path';
 import { CorruptEntryError, UnsafeRestoreError, UploadError } from './errors.js';
@@ -93,7 +93,7 @@ export async function copyHashing(
 
 const CHUNK = 1 << 20;
 
-const writeAsync = promisify(fsWrite);
+const writeAsync = promisify(write);
 
 function writeAllSync(fd: number, buf: Buffer, n: number): void {
   for (let off = 0; off < n; ) off += writeSync(fd, buf, off, n - off);
