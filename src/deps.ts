@@ -1,9 +1,8 @@
 import { type BigIntStats, appendFileSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { isAbsolute, join, relative, resolve, sep, dirname } from 'node:path';
-import { createHash } from 'node:crypto';
 import { errnoCode, isNotFound } from './fsutil.js';
-import { depDigest, sha256File } from './digest.js';
+import { depDigest, sha256, sha256File } from './digest.js';
 import type { Dep } from './info.js';
 
 /**
@@ -35,11 +34,11 @@ export class DepHasher {
       if (isNotFound(e) || errnoCode(e) === 'ELOOP') return null;
       throw e;
     }
-    if (st.isDirectory()) return 'dir:' + depDigest(createHash('sha256').update(readdirSync(abs).sort().join('\0')).digest());
+    if (st.isDirectory()) return 'dir:' + depDigest(sha256(readdirSync(abs).sort().join('\0')));
     const key = `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
     const known = this.known?.get(key);
     if (known) return known;
-    const d = depDigest(sha256File(abs));
+    const d = depDigest(sha256File(abs, Number(st.size)));
     if (BigInt(Date.now()) * 1_000_000n - st.ctimeNs > BigInt(UNTRUSTED_STAMP_MS) * 1_000_000n) this.known?.add(key, d);
     return d;
   }

@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto';
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 import xxhash from 'xxhash-wasm';
+import { sha256Js } from './sha256-js.js';
 
 /*
  * Two kinds of digest. What decides a hit (dep digests, repo keys, names on disk) and the small
@@ -11,8 +11,23 @@ import xxhash from 'xxhash-wasm';
  * big target is bound by that hash.
  */
 
+/**
+ * sha256 runs in JS for the first few KiB a process hashes, and in `node:crypto` after that.
+ * Loading `node:crypto` costs ~5 ms (see sha256-js.ts) and a CLI hit hashes a few hundred bytes;
+ * cold JS hashes ~4 KiB in ~2 ms, so past that the native hash pays for its load.
+ */
+let jsBytesLeft = 4096;
+const nodeCrypto = () => process.getBuiltinModule('node:crypto');
+
+export function sha256(data: string | Uint8Array): Buffer {
+  const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+  if (bytes.length > jsBytesLeft) return nodeCrypto().createHash('sha256').update(bytes).digest();
+  jsBytesLeft -= bytes.length;
+  return sha256Js(bytes);
+}
+
 export function sha256Hex(data: string | Uint8Array): string {
-  return createHash('sha256').update(data).digest('hex');
+  return sha256(data).toString('hex');
 }
 
 /** 16 hex chars: names on disk (repo keys, deps hints), where a collision only costs a miss. */
@@ -28,9 +43,10 @@ export function depDigest(sha256: Buffer): string {
   return sha256.subarray(0, 16).toString('base64url');
 }
 
-/** sha256 of a file (a dep). */
-export function sha256File(abs: string): Buffer {
-  const h = createHash('sha256');
+/** sha256 of a file (a dep) of about `size` bytes (just stat'ed: it may have changed since). */
+export function sha256File(abs: string, size: number): Buffer {
+  if (size <= jsBytesLeft) return sha256(readFileSync(abs));
+  const h = nodeCrypto().createHash('sha256');
   streamFile(abs, (chunk) => h.update(chunk));
   return h.digest();
 }

@@ -1,10 +1,9 @@
 import { type Stats, chmodSync, closeSync, fchmodSync, fsyncSync, lstatSync, mkdirSync, openSync, promises, readSync, readlinkSync, rmSync, writeSync } from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { createRequire } from 'node:module';
 import type { FileSync, Perm } from './config.js';
 import { PermissionError } from './errors.js';
+import { requireOnFirstUse } from './package-root.js';
 
 /** How the cache's files are made: permission bits (perm) and how hard we push them to the server (file_sync). */
 export interface FsPolicy {
@@ -156,22 +155,29 @@ let writeFileAtomic: typeof import('write-file-atomic') | undefined;
  * we do under file_sync='sync'.
  */
 export function writeAtomic(p: FsPolicy, path: string, data: string): void {
-  writeFileAtomic ??= createRequire(import.meta.url)('write-file-atomic') as typeof import('write-file-atomic');
+  writeFileAtomic ??= requireOnFirstUse<typeof import('write-file-atomic')>('write-file-atomic');
   writeFileAtomic.sync(path, data, { fsync: p.fileSync === 'sync', mode: 0o644 | permBits(p.perm, 'file') });
   if (p.fileSync === 'sync') fsyncPath(dirname(path));
 }
 
+/**
+ * A 48-bit counter from a random start, as 12 hex digits: for names and tokens, which must be
+ * unique, not secret (one random draw per process, not per name: gc names one trash dir per
+ * evicted entry). `Math.random`, which V8 seeds per process from the system's entropy, rather than
+ * `node:crypto`, which costs a CLI start ~5 ms to load (see sha256-js.ts).
+ */
+export function hexCounter(): () => string {
+  let seq = Math.floor(Math.random() * 2 ** 48);
+  return () => (seq = (seq + 1) % 2 ** 48).toString(16).padStart(12, '0');
+}
+
 const HOST = hostname();
 const PID = process.pid;
-let nameSeq = randomBytes(6).readUIntBE(0, 6);
+const nextNameSeq = hexCounter();
 
-/**
- * A name no other process on any host will pick: host, pid, and a 48-bit sequence from a random
- * start (one random draw per process, not per name: gc names one trash dir per evicted entry).
- */
+/** A name no other process on any host will pick: host, pid, and a counter from a random start. */
 export function uniqueName(prefix = ''): string {
-  nameSeq = (nameSeq + 1) % 2 ** 48;
-  return `${prefix}${HOST}-${PID}-${nameSeq.toString(16).padStart(12, '0')}`;
+  return `${prefix}${HOST}-${PID}-${nextNameSeq()}`;
 }
 
 /** A file's content: see readToEnd. */

@@ -20,7 +20,7 @@
  *     `%~<digest of the whole escaped path>`.
  * `%~` is produced by nothing else, so a shortened name never equals an unshortened one.
  */
-import { createHash } from 'node:crypto';
+import { sha256, shortHex } from './digest.js';
 import { UsageError } from './errors.js';
 
 const NAME_MAX = 255;
@@ -28,10 +28,6 @@ const NAME_MAX = 255;
 const MAX_PATH_BYTES = 3000;
 const DIGEST_MARK = '%~';
 const DIGEST_BYTES = DIGEST_MARK.length + 16;
-
-function digest16(s: string): string {
-  return createHash('sha256').update(s, 'utf8').digest('hex').slice(0, 16);
-}
 
 function utf8Len(s: string): number {
   return Buffer.byteLength(s, 'utf8');
@@ -68,7 +64,7 @@ function encodeComponent(raw: string, first: boolean): string {
     prefix += t;
     bytes += n;
   }
-  return prefix + DIGEST_MARK + digest16(full);
+  return prefix + DIGEST_MARK + shortHex(full);
 }
 
 function printable(s: string): string {
@@ -103,7 +99,7 @@ export function jobToPath(job: string): string {
     if (utf8Len(kept) + 1 + utf8Len(c) + 1 + DIGEST_BYTES > MAX_PATH_BYTES) break;
     kept += '/' + c;
   }
-  return kept + '/' + DIGEST_MARK + digest16(path);
+  return kept + '/' + DIGEST_MARK + shortHex(path);
 }
 
 /** The shard of a job: first 4 bytes of sha256(jobPath), big-endian unsigned, mod shards. */
@@ -111,5 +107,5 @@ export function jobShardIndex(jobPath: string, shards: number): number {
   if (!Number.isInteger(shards) || shards < 1) {
     throw new UsageError(`shard count must be a positive integer, got ${shards}`, 'EBADSHARDS');
   }
-  return createHash('sha256').update(jobPath, 'utf8').digest().readUInt32BE(0) % shards;
+  return sha256(jobPath).readUInt32BE(0) % shards;
 }

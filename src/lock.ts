@@ -6,10 +6,9 @@
  */
 import { closeSync, fstatSync, linkSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { randomBytes } from 'node:crypto';
 import lockfile from 'lockfile';
 import { LockLostError, LockTimeoutError } from './errors.js';
-import { readToEnd } from './fsutil.js';
+import { hexCounter, readToEnd } from './fsutil.js';
 import { nowMs } from './clock.js';
 
 export interface LockOptions {
@@ -57,10 +56,10 @@ export interface HeldLock {
 (lockfile as { unlockSync: (path: string) => void }).unlockSync = () => {};
 
 const ESTALE = -116; // Node 20 has no name for it
-// Tokens must be unique, not secret: a random start per process and a counter (a random draw per
+// Tokens must be unique, not secret: a counter from a random start per process (a random draw per
 // lock cost a hit ~10 µs), plus the pid, which tells apart processes of one host.
-let tokenSeq = randomBytes(6).readUIntBE(0, 6);
-const nextToken = () => `${(tokenSeq = (tokenSeq + 1) % 2 ** 48).toString(16).padStart(12, '0')}${process.pid.toString(16)}`;
+const nextTokenSeq = hexCounter();
+const nextToken = () => `${nextTokenSeq()}${process.pid.toString(16)}`;
 const HOST = hostname();
 // A hit holds its shard's lock well under a millisecond: a waiter that backs off to 50 ms at once
 // mostly sleeps through free locks. Poll often for the first second, then back off further.

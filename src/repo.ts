@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
+import { requireOnFirstUse } from './package-root.js';
 
 /**
  * The workspace root: the enclosing git work tree, found by looking for `.git` (a dir, or a file in
@@ -21,10 +21,7 @@ export function findRepoRoot(cwd: string): { root: string; inGit: boolean } {
 export async function defaultRepoKey(cwd: string): Promise<string> {
   const { root, inGit } = findRepoRoot(cwd);
   if (!inGit) return root;
-  // Loaded here, not at start-up: a hit never needs git, and every dircache process pays its
-  // imports. Required, not imported: the CLI bundle runs as a script compiled with a code cache
-  // (bin/dircache), where Node 20 has no dynamic import().
-  const { simpleGit } = createRequire(import.meta.url)('simple-git') as typeof import('simple-git');
+  const { simpleGit } = requireOnFirstUse<typeof import('simple-git')>('simple-git');
   const git = simpleGit({ baseDir: root });
   try {
     const [top, head] = (await git.revparse(['--show-toplevel', 'HEAD'])).split('\n');

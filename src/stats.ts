@@ -1,9 +1,8 @@
 import { closeSync, fstatSync, fsyncSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { Cache } from './cache.js';
-import { applyPerm, isNotFound, mkdirp, readTextIfExists, writeAtomic } from './fsutil.js';
+import { applyPerm, hexCounter, isNotFound, mkdirp, readTextIfExists, writeAtomic } from './fsutil.js';
 import { adminPaths } from './layout.js';
 import { acquireLock } from './lock.js';
 import { readHead } from './lru.js';
@@ -99,6 +98,7 @@ export function clientName(host = hostname(), uid = process.getuid?.() ?? 0): st
 
 const COMPACT_AT = 64 << 10;
 const SEGMENT_RE = /^(.+)\.fold-([0-9a-f]{12})$/;
+const nextFoldToken = hexCounter();
 const CLIENT_RE = /^(.+)\.(log|json)$/;
 
 /**
@@ -146,7 +146,7 @@ export async function compact(cache: Cache, client = clientName()): Promise<void
     const jsonPath = join(dir, `${client}.json`);
     const prev = decodeFolded(readTextIfExists(jsonPath));
     const segments = listSegments(dir, client);
-    const token = randomBytes(6).toString('hex');
+    const token = nextFoldToken();
     try {
       renameSync(join(dir, `${client}.log`), join(dir, `${client}.fold-${token}`));
       segments.push({ name: `${client}.fold-${token}`, token });

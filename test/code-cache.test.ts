@@ -2,7 +2,6 @@
  * bin/dircache compiles the CLI bundle with the V8 code cache that the build made: used when it was
  * made from this very bundle, ignored otherwise, and never in the way of a correct result.
  */
-import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -20,17 +19,28 @@ function packageCopy(): { bin: string; bundle: string; codeCache: string } {
   return { bin: path.join(dir, 'bin', 'dircache'), bundle, codeCache: `${bundle}.v8cache` };
 }
 
-const sha256 = (data: string | Buffer) => createHash('sha256').update(data).digest('hex');
-
-/** A cache file for `bundle` holding `data`, as the build writes it (see bin/dircache). */
-function writeCodeCache(bundle: string, data: Buffer, sum = sha256(data)): void {
-  fs.writeFileSync(`${bundle}.v8cache`, Buffer.concat([Buffer.from(`${sha256(fs.readFileSync(bundle, 'utf8'))} ${sum}\n`), data]));
+/** The parts of a cache file: the bundle it was made from, its V8 data, and the data's copy. */
+function readCodeCache(file: string): { header: string; madeFrom: Buffer; data: Buffer; copy: Buffer } {
+  const saved = fs.readFileSync(file);
+  const eol = saved.indexOf('\n');
+  const header = saved.subarray(0, eol).toString();
+  const [, sourceLength, dataLength] = header.split(' ').map(Number);
+  const dataStart = eol + 1 + sourceLength!;
+  return {
+    header,
+    madeFrom: saved.subarray(eol + 1, dataStart),
+    data: Buffer.from(saved.subarray(dataStart, dataStart + dataLength!)),
+    copy: saved.subarray(dataStart + dataLength!),
+  };
 }
-/** The V8 data of the build's cache, without its first line. */
-const builtData = () => {
-  const saved = fs.readFileSync(`${BUNDLE}.v8cache`);
-  return saved.subarray(saved.indexOf('\n') + 1);
-};
+
+/** A cache file for `bundle` holding `data` and `copy`, as the build writes it (see bin/dircache). */
+function writeCodeCache(bundle: string, data: Buffer, copy = data): void {
+  const source = fs.readFileSync(bundle);
+  fs.writeFileSync(`${bundle}.v8cache`, Buffer.concat([Buffer.from(`dircache-code-cache-2 ${source.length} ${data.length}\n`), source, data, copy]));
+}
+/** The V8 data of the build's cache. */
+const builtData = () => readCodeCache(`${BUNDLE}.v8cache`).data;
 
 /** An upload and a hit through `bin`, asking it to say what became of the code cache. */
 function uploadAndHit(bin: string): string[] {
@@ -51,11 +61,12 @@ function uploadAndHit(bin: string): string[] {
 
 describe('the CLI code cache', () => {
   it('is made by the build from the bundle it sits next to, and used, in a copy too', () => {
-    const saved = fs.readFileSync(`${BUNDLE}.v8cache`);
-    const [madeFrom, sum] = saved.subarray(0, saved.indexOf('\n')).toString().split(' ');
-    expect(madeFrom).toBe(sha256(fs.readFileSync(BUNDLE, 'utf8')));
-    expect(sum).toBe(sha256(builtData()));
-    expect(builtData().length).toBeGreaterThan(50_000);
+    const saved = readCodeCache(`${BUNDLE}.v8cache`);
+    const bundle = fs.readFileSync(BUNDLE);
+    expect(saved.header).toBe(`dircache-code-cache-2 ${bundle.length} ${saved.data.length}`);
+    expect(saved.madeFrom.equals(bundle)).toBe(true);
+    expect(saved.copy.equals(saved.data)).toBe(true);
+    expect(saved.data.length).toBeGreaterThan(50_000);
     expect(uploadAndHit(path.join(REPO, 'bin', 'dircache'))).toEqual(Array(2).fill('dircache: code cache: used\n'));
     // a copy has other file times (as after `npm pack`), the same bundle
     expect(uploadAndHit(packageCopy().bin)).toEqual(Array(2).fill('dircache: code cache: used\n'));
@@ -70,9 +81,13 @@ describe('the CLI code cache', () => {
   it('is not used when damaged, and the CLI compiles its bundle as usual', () => {
     const pkg = packageCopy();
     const data = builtData();
-    const sum = sha256(data);
-    for (let i = 64; i < data.length; i += 97) data[i]! ^= 0xff;
-    writeCodeCache(pkg.bundle, data, sum);
+    const damaged = Buffer.from(data);
+    for (let i = 64; i < damaged.length; i += 97) damaged[i]! ^= 0xff;
+    writeCodeCache(pkg.bundle, damaged, data);
+    expect(uploadAndHit(pkg.bin)).toEqual(Array(2).fill('dircache: code cache: damaged, not used\n'));
+    // cut short, as by a full disk
+    writeCodeCache(pkg.bundle, data);
+    fs.truncateSync(pkg.codeCache, fs.statSync(pkg.codeCache).size - 1000);
     expect(uploadAndHit(pkg.bin)).toEqual(Array(2).fill('dircache: code cache: damaged, not used\n'));
   });
 
@@ -88,5 +103,27 @@ describe('the CLI code cache', () => {
     const pkg = packageCopy();
     fs.rmSync(pkg.codeCache);
     expect(uploadAndHit(pkg.bin)).toEqual(Array(2).fill('dircache: code cache: none\n'));
+  });
+});
+
+describe("the CLI's start", () => {
+  it('loads neither node:crypto nor node:module for a hit (each costs every start)', () => {
+    const cache = initCache(path.join(tempDir(), 'cache'));
+    const ws = tempDir();
+    writeFiles(ws, { 'a.c': 'int a;\n', 'out/a.o': 'object\n' });
+    const preload = path.join(tempDir(), 'modules.cjs');
+    fs.writeFileSync(preload, "process.on('exit', () => process.stderr.write(process.moduleLoadList.join('\\n')));\n");
+    const run = (args: string[]) => {
+      const r = spawnSync(process.execPath, ['-r', preload, path.join(REPO, 'bin', 'dircache'), ...args, '--cache', cache, '--job', 'a.o', '--dep', 'a.c', '-q'], { cwd: ws, env: testEnv(), encoding: 'utf8' });
+      expect(r.status, r.stderr).toBe(0);
+      return r.stderr.split('\n');
+    };
+    run(['upload', '--target', 'out/a.o', '--repo-key', 'k']);
+    fs.rmSync(path.join(ws, 'out', 'a.o'));
+    const loaded = run(['download']);
+    expect(fs.readFileSync(path.join(ws, 'out', 'a.o'), 'utf8')).toBe('object\n');
+    expect(loaded).toContain('NativeModule vm');
+    expect(loaded).not.toContain('NativeModule crypto');
+    expect(loaded).not.toContain('NativeModule module');
   });
 });
