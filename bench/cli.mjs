@@ -19,7 +19,7 @@ export async function measureCliHit() {
   await seedJob(root, ws, 'obj/hit.o');
   await settleDeps(ws);
   const env = cliEnv();
-  const runs = QUICK ? 5 : 21;
+  const runs = QUICK ? 5 : 61;
   const node = [], hit = [];
   for (let i = -2; i < runs; i++) {
     const a = wall(process.execPath, ['-e', ''], { env });
