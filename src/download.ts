@@ -10,6 +10,7 @@ import { recordAccess } from './lru.js';
 import { entryMatches, findMatch, hintedEntry, listCandidates, removeEntry } from './entries.js';
 import { restoreTargets } from './workspace.js';
 import { nowMs } from './clock.js';
+import { loadTargetHash } from './digest.js';
 
 export interface DownloadRequest {
   job: string;
@@ -41,6 +42,10 @@ export async function download(cache: Cache, req: DownloadRequest, hasher = new 
   const result = (hit: boolean, more: Partial<DownloadResult> = {}): DownloadResult => ({
     hit, job: req.job, files: 0, bytes: 0, exeTime: 0, ...more, elapsedMs: nowMs() - t0, warnings,
   });
+  // The restore verifies targets with a wasm hash, which V8 compiles on a helper thread: start it
+  // now, while the entry is found and checked, instead of waiting for it then. (The restore
+  // awaits it; this catch only keeps a miss from reporting a failure nobody waits for.)
+  loadTargetHash().catch(() => {});
   const jobPath = jobToPath(req.job);
   const shard = cache.shardOf(jobPath);
   const { root } = cache.repo();
