@@ -127,3 +127,17 @@ describe("the CLI's start", () => {
     expect(loaded).not.toContain('NativeModule module');
   });
 });
+
+describe('the CLI on an older Node', () => {
+  it("refuses a Node older than package.json's engines, with the configuration exit code", () => {
+    const engines = (JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { engines: { node: string } }).engines.node;
+    expect(engines).toBe('>=20.19');
+    const preload = path.join(tempDir(), 'old-node.cjs');
+    fs.writeFileSync(preload, "Object.defineProperty(process, 'versions', { value: { ...process.versions, node: '20.15.1' } });\n");
+    const ws = tempDir();
+    const r = spawnSync(process.execPath, ['-r', preload, path.join(REPO, 'bin', 'dircache'), 'download', '--cache', path.join(ws, 'cache'), '--job', 'a.o'], { cwd: ws, env: testEnv(), encoding: 'utf8' });
+    expect(r.status).toBe(4);
+    expect(r.stderr).toBe("dircache: needs Node.js 20.19 or later; this is v20.15.1\n");
+    expect(fs.readdirSync(ws)).toEqual([]);
+  });
+});
