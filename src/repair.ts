@@ -8,7 +8,7 @@ import { exists, lstatIfExists, readTextIfExists, removeTree, uniqueName } from 
 import { decodeInfo, entrySize } from './info.js';
 import { jobShardIndex, jobToPath } from './jobpath.js';
 import { type JournalOp, replayJournal, runJournal } from './journal.js';
-import { ADMIN_DIR, ENTRY_DATA, ENTRY_INFO, ENTRY_LRU, parseEntryName, shardPaths } from './layout.js';
+import { ADMIN_DIR, ENTRY_DATA, ENTRY_INFO, ENTRY_LRU, jobPathOfEntry, parseEntryName, shardPaths } from './layout.js';
 import { type EntryLru, type Head, decodeEntryLru, encodeEntryLru, encodeHead } from './records.js';
 import { NO_PROGRESS, type Progress } from './progress.js';
 import { type TreeItem, countEntries, orphanTmpDirs, ownerMayBeAlive, readHint, readReservations, walkTree } from './walk.js';
@@ -100,7 +100,7 @@ async function repairShard(cache: Cache, shard: number, walked: Set<string>, opt
     // A job dir made since the walk holds entries only if an upload published them, under this
     // lock, so the list names them.
     const jobDirs = new Set(walked);
-    for (const id of list.order) jobDirs.add(id.slice(0, id.lastIndexOf('/')));
+    for (const id of list.order) jobDirs.add(jobPathOfEntry(id));
     const hints: Array<Extract<TreeItem, { kind: 'hint' }>> = [];
     let n = 0;
     for (const dir of [...jobDirs].sort()) for (const item of walkTree(root, dir, false)) {
