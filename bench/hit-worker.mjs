@@ -1,5 +1,6 @@
 // hit-worker.mjs CACHE WORKSPACE JOB START_MS DUR_MS — library hits on one job, back to back,
-// from START_MS for DUR_MS; prints {"hits": N, "cpuMs": this process's CPU time in that window}.
+// from START_MS for DUR_MS; prints {"hits": N, "cpuMs": this process's CPU time in that window,
+// "switches": the times the scheduler took the CPU from it then}.
 import { lib, libEnv } from './lib.mjs';
 import { clearTarget, hit } from './setup.mjs';
 
@@ -14,6 +15,7 @@ while (Date.now() < +start) {
 }
 const end = +start + +dur;
 const cpu0 = process.cpuUsage();
+const switches0 = process.resourceUsage().involuntaryContextSwitches;
 let hits = 0;
 while (Date.now() < end) {
   clearTarget(ws); // see setup.mjs: each hit writes a new file
@@ -21,4 +23,5 @@ while (Date.now() < end) {
   hits++;
 }
 const cpu = process.cpuUsage(cpu0);
-process.stdout.write(JSON.stringify({ hits, cpuMs: (cpu.user + cpu.system) / 1000 }) + '\n');
+const switches = process.resourceUsage().involuntaryContextSwitches - switches0;
+process.stdout.write(JSON.stringify({ hits, cpuMs: (cpu.user + cpu.system) / 1000, switches }) + '\n');
