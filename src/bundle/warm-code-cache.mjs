@@ -11,14 +11,14 @@ const bin = fileURLToPath(new URL('../../bin/dircache', import.meta.url));
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'dircache-warm-'));
 const env = { ...process.env, DIRCACHE_DIGEST_CACHE: path.join(scratch, 'digests') };
 for (const k of Object.keys(env)) if (k.startsWith('DIRCACHE_') && k !== 'DIRCACHE_DIGEST_CACHE') delete env[k];
+const cache = path.join(scratch, 'cache');
+const ws = path.join(scratch, 'ws');
 
 function dircache(args, extraEnv = {}) {
   const r = spawnSync(process.execPath, [bin, ...args], { cwd: ws, env: { ...env, ...extraEnv }, encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`dircache ${args[0]} exited ${r.status}: ${r.stderr}`);
 }
 
-const cache = path.join(scratch, 'cache');
-const ws = path.join(scratch, 'ws');
 try {
   fs.mkdirSync(path.join(ws, 'out'), { recursive: true });
   fs.writeFileSync(path.join(ws, 'a.c'), 'int a;\n');
