@@ -52,10 +52,12 @@ function holder(lock: string, opts: { stale: number; timeout: number; what: stri
   const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>((resolve) =>
     proc.on('exit', (code, signal) => resolve({ code, signal, stderr })),
   );
+  // a token is a 12-hex-digit counter and then the holder's pid in hex (as many digits as it has)
+  const tokenRe = new RegExp(`^held ([0-9a-f]{12}${proc.pid!.toString(16)})$`, 'm');
   const held = new Promise<string>((resolve, reject) => {
     proc.stdout!.on('data', (d) => {
       stdout += d;
-      const m = /^held ([0-9a-f]{16})$/m.exec(stdout);
+      const m = tokenRe.exec(stdout);
       if (m) resolve(m[1]!);
     });
     void exit.then((e) => reject(new Error(`child exited before holding: ${JSON.stringify(e)}`)));
