@@ -1,4 +1,5 @@
 /** Restoring into a workspace: all or nothing, and beside other restores writing to it at the same time (make -j). */
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -66,6 +67,48 @@ describe('a target of several chunks (written while the next is read)', () => {
     const before = snapshot(ws);
     await expect(restoreTargets(ws, path.join(root, up.entry!, 'data'), info.targets)).rejects.toMatchObject({ code: 'EDIGEST' });
     expect(snapshot(ws)).toEqual(before);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+});
+
+describe('an entry data file rewritten in place while restores copy it', () => {
+  it('is never handed out with bytes other than those it was hashed with: each restore is byte-exact or refused', async () => {
+    const dir = tempDir();
+    const root = initCache(path.join(dir, 'cache'), '100M');
+    const ws = makeRepo(path.join(dir, 'ws'), { 'src.c': 'int x;\n' });
+    const content = randomBytes(16 * 2 ** 20); // big enough to be copied by the kernel while it is hashed
+    fs.writeFileSync(path.join(ws, 'big.bin'), content);
+    const cache = Cache.open({ cache: root, cwd: ws, env: {} });
+    const up = await upload(cache, { job: 'big', targets: ['big.bin'], deps: ['src.c'], repoKey: 'k' });
+    const info = decodeInfo(fs.readFileSync(path.join(root, up.entry!, 'info'), 'utf8'), up.entry!);
+    const dataDir = path.join(root, up.entry!, 'data');
+    // a byte near the end flips and flips back, nonstop: a restore whose hash read one value and
+    // whose copy read the other would hand out a file that its digest does not describe
+    const at = content.length - 100;
+    const flipper = spawn(process.execPath, ['-e', `
+      const fs = require('node:fs');
+      const fd = fs.openSync(${JSON.stringify(path.join(dataDir, 'big.bin'))}, 'r+');
+      const bytes = [Buffer.from([${content[at]! ^ 1}]), Buffer.from([${content[at]}])];
+      for (let i = 0; ; i++) fs.writeSync(fd, bytes[i & 1], 0, 1, ${at});`], { stdio: 'ignore' });
+    try {
+      let exact = 0, refused = 0;
+      for (let i = 0; i < 20; i++) {
+        fs.rmSync(path.join(ws, 'big.bin'), { force: true });
+        try {
+          await restoreTargets(ws, dataDir, info.targets);
+        } catch (e) {
+          expect(e).toMatchObject({ code: 'EDIGEST' });
+          expect(fs.existsSync(path.join(ws, 'big.bin'))).toBe(false);
+          refused++;
+          continue;
+        }
+        expect(fs.readFileSync(path.join(ws, 'big.bin')).equals(content)).toBe(true);
+        exact++;
+      }
+      expect(exact + refused).toBe(20);
+    } finally {
+      flipper.kill('SIGKILL');
+    }
     fs.rmSync(dir, { recursive: true, force: true });
   });
 });
