@@ -42,7 +42,7 @@ describe('a target whose data was altered in the cache (same size)', () => {
   });
 });
 
-describe('a target of several chunks (written while the next is read)', () => {
+describe('a target of several chunks (uploaded one chunk while the next is read, restored by a kernel copy while it is hashed)', () => {
   it('uploads and restores byte-exact, and a byte altered mid-file is refused with no temp file left', async () => {
     const dir = tempDir();
     const root = initCache(path.join(dir, 'cache'), '100M');
