@@ -43,21 +43,20 @@ function build(dir, vars, env) {
 }
 
 export async function measureMake() {
-  const runs = QUICK ? 1 : 3;
+  const runs = QUICK ? 1 : 5;
   const ccDir = scratch('make-ccache');
   generateProject(ccDir);
   const ccEnv = { ...cliEnv(), CCACHE_DIR: scratch('ccache-dir'), CCACHE_DIRECT: '1' };
-  let ccache;
+  const viaCcache = ['CC=ccache gcc'];
   try {
-    build(ccDir, ['CC=ccache gcc'], ccEnv); // cold: fills ccache
-    ccache = median(Array.from({ length: runs }, () => build(ccDir, ['CC=ccache gcc'], ccEnv)));
+    build(ccDir, viaCcache, ccEnv); // cold: fills ccache
   } catch (e) {
     return [row({ id: 'make', what: 'warm rebuild of a C Make project through `dircache run`', value: 'not measured', note: `ccache side failed: ${e.message.split('\n')[0]}` })];
   }
   const plain = build(ccDir, [], ccEnv);
   const what = `warm rebuild of a ${FILES + 1}-file C Make project through \`dircache run\` (all hits)`;
   const help = run(process.execPath, [BIN, 'run', '--help'], { env: cliEnv() }, [0, 1, 2, 3]);
-  if (!/--deps-file/.test(help.stdout)) return [row({ id: 'make', what, value: 'not measured', baseline: `ccache: ${fmtMs(ccache)}`, note: 'not measured: dircache run missing' })];
+  if (!/--deps-file/.test(help.stdout)) return [row({ id: 'make', what, value: 'not measured', note: 'not measured: dircache run missing' })];
 
   const dcDir = scratch('make-dircache');
   generateProject(dcDir);
@@ -68,17 +67,20 @@ export async function measureMake() {
   const viaFrontEnd = [`CCWRAP=${BIN}-run ${opts}`];
   build(dcDir, viaRun, env); // cold: every job runs and uploads
   build(dcDir, viaFrontEnd, env); // starts the server; its first job goes through dircache run
-  const times = { run: [], frontEnd: [] };
+  // interleaved, so that the machine's load in any stretch of the run weighs on all three alike;
+  // the two compared builds each come right after a build of the other project, never their own
+  const times = { ccache: [], run: [], frontEnd: [] };
   for (let i = 0; i < runs; i++) {
     times.run.push(build(dcDir, viaRun, env));
+    times.ccache.push(build(ccDir, viaCcache, ccEnv));
     times.frontEnd.push(build(dcDir, viaFrontEnd, env));
   }
   run(process.execPath, [BIN, 'serve', '--stop', '--dir', env.DIRCACHE_SERVE_DIR], { env });
-  const [ours, perProcess] = [median(times.frontEnd), median(times.run)];
+  const [ours, perProcess, ccache] = [median(times.frontEnd), median(times.run), median(times.ccache)];
   return [row({
     id: 'make', what, value: fmtMs(ours), baseline: `ccache (direct mode): ${fmtMs(ccache)}`, ratio: ours / ccache, goal: '<= 2x', pass: ours / ccache <= 2,
     note: `through bin/dircache-run (the front end of \`dircache run\`: hits answered by the user's \`dircache serve\`); ` +
       `through \`dircache run\` itself, one Node process per job: ${fmtMs(perProcess)} (${(perProcess / ccache).toFixed(2)}x); ` +
-      `no cache at all: ${fmtMs(plain)}; link step not cached in either`,
+      `no cache at all: ${fmtMs(plain)}; link step not cached in either; medians of ${runs} rounds, each building through \`dircache run\`, then with ccache, then through the front end`,
   })];
 }
