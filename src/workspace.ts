@@ -119,7 +119,10 @@ async function restoreFile(src: string, dst: string, t: Target, h: TargetHash): 
   const inFd = openSync(src, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   try {
     const before = fstatSync(inFd, { bigint: true });
-    if (!before.isFile() || t.size <= CHUNK || !kernelCopies(src, before.dev)) return await copyHashingFd(inFd, dst, t.mode, h, { limit: t.size + 1, immutable: true });
+    // a size other than the recorded one goes the chunked way, which stops reading past that size:
+    // the kernel would copy all of a crafted file, however big
+    const kernel = before.isFile() && before.size === BigInt(t.size) && t.size > CHUNK && kernelCopies(src, before.dev);
+    if (!kernel) return await copyHashingFd(inFd, dst, t.mode, h, { limit: t.size + 1, immutable: true });
     const copying = copyFileAsync(`/proc/self/fd/${inFd}`, dst, constants.COPYFILE_EXCL);
     let size: number;
     try {

@@ -4,14 +4,14 @@
  * that a download never writes outside the workspace, never follows a stored symlink, and never
  * restores a setuid bit or a device node.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Cache } from '../src/cache.js';
 import { type Target, encodeInfo, entrySize } from '../src/info.js';
 import { jobToPath } from '../src/jobpath.js';
-import { cli, initCache, snapshot, targetDigest, tempDir, writeFiles } from './helpers.js';
+import { BIN, cli, initCache, snapshot, targetDigest, tempDir, testEnv, writeFiles } from './helpers.js';
 import { cacheProblems } from './invariants.js';
 
 let dir: string;
@@ -203,4 +203,18 @@ describe('crafted entries', () => {
       expectNoSetuid(ws);
     });
   }
+
+  it('reads a crafted data file far bigger than its recorded size only up to that size: under a 64 MiB file size limit, a 1 GiB one is a clean miss', async () => {
+    const recorded = 3 * 2 ** 20;
+    const id = await craft('evil', [{ path: 'big', kind: 'file', data: 'x'.repeat(recorded) }]);
+    fs.truncateSync(path.join(root, id, 'data', 'big'), 2 ** 30); // sparse: no disk space taken
+    const mine = snapshot(ws);
+    // copying the whole file would end on the limit (EFBIG), not on the mismatch
+    const r = spawnSync('bash', ['-c', 'ulimit -f 65536 && exec "$@"', 'bash', process.execPath, BIN, 'download', '--job', 'evil', '--cache', root], { cwd: ws, env: testEnv(), encoding: 'utf8' });
+    expect(r.stderr).toMatch(new RegExp(`is corrupt and was removed: target big does not match its recorded digest \\(got more than ${recorded} bytes`));
+    expect(r.status).toBe(1);
+    expect(snapshot(ws)).toEqual(mine);
+    expect(fs.existsSync(path.join(root, id))).toBe(false);
+    expect(cacheProblems(root)).toEqual([]);
+  });
 });
