@@ -114,7 +114,7 @@ export async function measureParallel() {
     eight.push(await hitThroughput(root, jobs, secs));
     if (rr) eightRR.push(await hitThroughput(root, jobs, secs, RR));
   }
-  // the same two counts of processes, each walking memory of about L2's size, then of a hit's working set
+  // the same two counts of processes, each walking memory that fits a core's L2, then as much as a hit reads
   const chase = {};
   for (const kib of [256, 2048]) chase[kib] = (await chaseRate(kib, 8, secs / 2)) / (await chaseRate(kib, 1, secs / 2));
   const med = (runs, k) => median(runs.map((r) => r[k]));
