@@ -90,9 +90,25 @@ export function targetDigestOfFile(abs: string, newHash: NewTargetHash): string 
 function streamFile(abs: string, onChunk: (chunk: Uint8Array) => void): void {
   const fd = openSync(abs, 'r');
   try {
-    const buf = Buffer.allocUnsafe(1 << 20);
-    for (let n; (n = readSync(fd, buf, 0, buf.length, null)) > 0; ) onChunk(buf.subarray(0, n));
+    streamFd(fd, onChunk);
   } finally {
     closeSync(fd);
+  }
+}
+
+/**
+ * Feed an open file to `onChunk` through one 1 MiB buffer, from its offset, until EOF or `limit`
+ * bytes; returns the bytes read. `immutable`: a short read ends it (see readToEnd).
+ */
+export function streamFd(fd: number, onChunk: (chunk: Uint8Array) => void, { limit = Infinity, immutable = false } = {}): number {
+  const buf = Buffer.allocUnsafe(Math.min(1 << 20, limit));
+  let size = 0;
+  for (;;) {
+    const want = Math.min(buf.length, limit - size);
+    const n = want > 0 ? readSync(fd, buf, 0, want, null) : 0;
+    if (n === 0) return size;
+    onChunk(buf.subarray(0, n));
+    size += n;
+    if (immutable && n < want) return size;
   }
 }

@@ -3,7 +3,7 @@ import { promisify } from 'node:util';
 import { dirname, join, relative, resolve, sep, isAbsolute } from 'node:path';
 import { CorruptEntryError, UnsafeRestoreError, UploadError } from './errors.js';
 import { errnoCode, isNotFound, lstatIfExists, uniqueName } from './fsutil.js';
-import { type TargetHash, loadTargetHash } from './digest.js';
+import { type TargetHash, loadTargetHash, streamFd } from './digest.js';
 import type { Target } from './info.js';
 
 /** A target as found in the workspace, before it is copied into an entry. */
@@ -126,7 +126,7 @@ async function restoreFile(src: string, dst: string, t: Target, h: TargetHash): 
     const copying = copyFileAsync(`/proc/self/fd/${inFd}`, dst, constants.COPYFILE_EXCL);
     let size: number;
     try {
-      size = hashToEnd(inFd, h, t.size + 1);
+      size = streamFd(inFd, (chunk) => h.update(chunk), { limit: t.size + 1, immutable: true });
     } finally {
       await copying.catch(() => {}); // the caller removes dst: not while the copy may still create it
     }
@@ -142,18 +142,6 @@ async function restoreFile(src: string, dst: string, t: Target, h: TargetHash): 
   }
 }
 
-/** Feed an immutable file to `h` up to `limit` bytes; returns the bytes read. See readToEnd. */
-function hashToEnd(fd: number, h: TargetHash, limit: number): number {
-  const buf = Buffer.allocUnsafe(CHUNK);
-  let size = 0;
-  for (;;) {
-    const want = Math.min(CHUNK, limit - size);
-    const n = want > 0 ? readSync(fd, buf, 0, want, null) : 0;
-    h.update(buf.subarray(0, n));
-    size += n;
-    if (n < want || n === 0) return size;
-  }
-}
 
 /**
  * Local disk and memory filesystems (statfs magic numbers), where the kernel copy measured faster.
